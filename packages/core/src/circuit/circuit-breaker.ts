@@ -1,0 +1,486 @@
+import { withoutStack } from '../errors/breakwater-error.js';
+import { CircuitOpenError, type RejectionReason } from '../errors/circuit-open-error.js';
+import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
+import { type CircuitBreakerOptions, type ResolvedOptions, resolveOptions } from '../options.js';
+import { rulesFromOptions } from '../rules/rules-from-options.js';
+import type { TripRule } from '../rules/trip-rule.js';
+import { RollingWindow, type WindowCounts } from '../window/rolling-window.js';
+import { type CircuitBreakerEvents, Emitter } from './events.js';
+import { Outcome, Permit, type PermitOwner } from './permit.js';
+import { CircuitState } from './state.js';
+import type { BreakerSync, SharedState, SyncTarget } from './sync.js';
+
+/** Plain-object snapshot of a breaker, as `stats()` returns it. */
+export interface CircuitBreakerStats {
+  name: string;
+  state: CircuitState;
+  /** Calls recorded since creation (or the last `reset()`). */
+  totalCalls: number;
+  successes: number;
+  /** Failures, timeouts included. */
+  failures: number;
+  timeouts: number;
+  slowCalls: number;
+  /** Calls refused while not permitted. */
+  rejected: number;
+  /** Errors that `isFailure` let through uncounted. */
+  ignored: number;
+  window: WindowCounts & { windowMs: number };
+  /** Failures / calls in the window (0 when empty). */
+  failureRate: number;
+  slowCallRate: number;
+  consecutiveFailures: number;
+  /** Clock time of the last failure, or null. */
+  lastFailureTime: number | null;
+  lastStateChangeTime: number;
+  /** When an OPEN circuit may next probe, or null when not OPEN. */
+  nextAttemptTime: number | null;
+  halfOpenInFlight: number;
+  /** Opens since the last close (drives the backoff). */
+  openCount: number;
+  /** Fallback responses, by strategy: how many were served and how many failed (then the 503 was sent). */
+  fallbacks: Record<string, { served: number; failed: number }>;
+}
+
+/** A listener-free signal for calls that take none; it never aborts. */
+const NEVER = new AbortController().signal;
+
+/**
+ * A circuit breaker: decides whether each call may proceed, records how it went, and moves
+ * between CLOSED, OPEN and HALF_OPEN. It owns no timer while idle; the move from OPEN to
+ * HALF_OPEN happens when a call arrives (or the state is read) after the recovery time.
+ *
+ * @example
+ * const breaker = new CircuitBreaker({ name: 'payments', failureThreshold: 3, timeoutMs: 2000 });
+ * const receipt = await breaker.execute((signal) => fetch(url, { signal }));
+ */
+export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements PermitOwner, SyncTarget {
+  readonly options: ResolvedOptions;
+  private readonly rules: TripRule[];
+  private readonly window: RollingWindow;
+  private current: CircuitState = CircuitState.CLOSED;
+  private generation = 0;
+  private consecutiveFailures = 0;
+  private halfOpenSuccesses = 0;
+  private halfOpenInFlight = 0;
+  /** Start time of each probe slot, NaN when free. */
+  private readonly probeStarts: Float64Array;
+  private openedAt = 0;
+  private nextAttemptAt = 0;
+  private openCount = 0;
+  private lastStateChangeAt: number;
+  private lastFailureAt: number | null = null;
+  private lastRejectReason: RejectionReason = 'open';
+  private totals = { calls: 0, successes: 0, failures: 0, timeouts: 0, slow: 0, rejected: 0, ignored: 0 };
+  private fallbacks: Record<string, { served: number; failed: number }> = {};
+  private sync: BreakerSync | undefined;
+  /** @internal Groups this breaker belongs to; set by the registry. */
+  groups: { blocks(now: number): boolean; retryAfterMs(now: number): number; memberChanged(): void }[] | undefined;
+
+  constructor(options: CircuitBreakerOptions) {
+    super();
+    this.options = resolveOptions(options);
+    this.rules = rulesFromOptions(this.options);
+    this.window = new RollingWindow(this.options.metricsWindowMs);
+    this.probeStarts = new Float64Array(this.options.halfOpenMaxRequests).fill(Number.NaN);
+    this.lastStateChangeAt = this.options.clock.now();
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  /** The current state, after any move that time alone has made due. */
+  get state(): CircuitState {
+    this.refresh(this.options.clock.now());
+    return this.current;
+  }
+
+  /**
+   * Asks to make one call. Returns a `Permit` to settle when the call is done, or `undefined`
+   * when the circuit does not permit it (a `reject` event tells why).
+   */
+  tryAcquire(): Permit | undefined {
+    const now = this.options.clock.now();
+    switch (this.current) {
+      case CircuitState.CLOSED:
+        if (this.groups !== undefined && this.blockedByGroup(now)) return this.reject('group');
+        return new Permit(this, this.generation, now, -1);
+      case CircuitState.DISABLED:
+        return new Permit(this, this.generation, now, -1);
+      case CircuitState.FORCED_OPEN:
+        return this.reject('forced_open');
+      default:
+        return this.acquireWhileOpen(now);
+    }
+  }
+
+  /**
+   * Runs `fn` under the breaker. `fn` gets an `AbortSignal` that fires when `timeoutMs`
+   * passes. Rejects with `CircuitOpenError` when not permitted, `CircuitTimeoutError` on
+   * timeout, or `fn`'s own error.
+   */
+  execute<T>(fn: (signal: AbortSignal) => T | PromiseLike<T>): Promise<Awaited<T>> {
+    const permit = this.tryAcquire();
+    if (permit === undefined) return Promise.reject(this.rejectionError());
+    if (this.options.timeoutMs !== undefined) return this.runWithTimeout(fn, permit, this.options.timeoutMs);
+    return this.run(fn, permit);
+  }
+
+  /** The error that describes why a call is refused right now. */
+  rejectionError(reason: RejectionReason = this.lastRejectReason): CircuitOpenError {
+    const now = this.options.clock.now();
+    return withoutStack(
+      () => new CircuitOpenError(this.name, this.current, Math.max(0, this.retryAfterMs(now, reason)), reason),
+    );
+  }
+
+  /** Milliseconds until a refused call could be permitted again (an estimate for Retry-After). */
+  retryAfterMs(now = this.options.clock.now(), reason: RejectionReason = this.lastRejectReason): number {
+    if (reason === 'group' && this.groups !== undefined) {
+      let wait = 0;
+      for (const group of this.groups) if (group.blocks(now)) wait = Math.max(wait, group.retryAfterMs(now));
+      return wait;
+    }
+    switch (this.current) {
+      case CircuitState.OPEN:
+        return Math.max(0, this.nextAttemptAt - now);
+      case CircuitState.HALF_OPEN: {
+        const limit = this.probeLimitMs();
+        let earliest = Number.POSITIVE_INFINITY;
+        for (const start of this.probeStarts) if (start < earliest) earliest = start;
+        return Number.isFinite(earliest) ? Math.max(0, earliest + limit - now) : 0;
+      }
+      case CircuitState.FORCED_OPEN:
+        return this.options.recoveryTimeoutMs;
+      default:
+        return 0;
+    }
+  }
+
+  /** Closes the circuit and forgets every count. */
+  reset(): void {
+    this.clearCounts();
+    this.totals = { calls: 0, successes: 0, failures: 0, timeouts: 0, slow: 0, rejected: 0, ignored: 0 };
+    this.fallbacks = {};
+    this.lastFailureAt = null;
+    this.openCount = 0;
+    this.transition(CircuitState.CLOSED, 'manual_reset', this.options.clock.now());
+  }
+
+  /** Rejects every call until `reset()` or `enable()`. */
+  forceOpen(): void {
+    this.transition(CircuitState.FORCED_OPEN, 'manual_force_open', this.options.clock.now());
+  }
+
+  /** Permits every call and keeps recording, but never trips, until `enable()` or `reset()`. */
+  disable(): void {
+    this.transition(CircuitState.DISABLED, 'manual_disable', this.options.clock.now());
+  }
+
+  /** Leaves DISABLED or FORCED_OPEN for CLOSED; does nothing in another state. */
+  enable(): void {
+    if (this.current !== CircuitState.DISABLED && this.current !== CircuitState.FORCED_OPEN) return;
+    this.clearCounts();
+    this.transition(CircuitState.CLOSED, 'manual_enable', this.options.clock.now());
+  }
+
+  stats(): CircuitBreakerStats {
+    const now = this.options.clock.now();
+    this.refresh(now);
+    const w = this.window.counts(now);
+    return {
+      name: this.name,
+      state: this.current,
+      totalCalls: this.totals.calls,
+      successes: this.totals.successes,
+      failures: this.totals.failures,
+      timeouts: this.totals.timeouts,
+      slowCalls: this.totals.slow,
+      rejected: this.totals.rejected,
+      ignored: this.totals.ignored,
+      window: { calls: w.calls, failures: w.failures, slow: w.slow, timeouts: w.timeouts, windowMs: this.window.windowMs },
+      failureRate: w.calls === 0 ? 0 : w.failures / w.calls,
+      slowCallRate: w.calls === 0 ? 0 : w.slow / w.calls,
+      consecutiveFailures: this.consecutiveFailures,
+      lastFailureTime: this.lastFailureAt,
+      lastStateChangeTime: this.lastStateChangeAt,
+      nextAttemptTime: this.current === CircuitState.OPEN ? this.nextAttemptAt : null,
+      halfOpenInFlight: this.halfOpenInFlight,
+      openCount: this.openCount,
+      fallbacks: structuredClone(this.fallbacks),
+    };
+  }
+
+  /** Counts a fallback response for this breaker (adapters call this) and emits `fallback`. */
+  noteFallback(strategy: string, served: boolean): void {
+    const counts = (this.fallbacks[strategy] ??= { served: 0, failed: 0 });
+    if (served) counts.served++;
+    else counts.failed++;
+    if (this.hasListeners('fallback')) this.emit('fallback', { name: this.name, strategy, served });
+  }
+
+  // --- sharing (see BreakerStore) -------------------------------------------------------
+
+  /** @internal Connects a store; called by the registry. */
+  attachSync(sync: BreakerSync | undefined): void {
+    this.sync?.detach();
+    this.sync = sync;
+  }
+
+  shared(): SharedState {
+    return {
+      state: this.current,
+      openedAt: this.openedAt,
+      nextAttemptAt: this.nextAttemptAt,
+      openCount: this.openCount,
+    };
+  }
+
+  applyShared(shared: SharedState, reason = 'remote'): void {
+    const now = this.options.clock.now();
+    this.openedAt = shared.openedAt;
+    this.nextAttemptAt = shared.nextAttemptAt;
+    this.openCount = shared.openCount;
+    if (shared.state === this.current) return;
+    if (shared.state === CircuitState.CLOSED) this.clearCounts();
+    this.transition(shared.state, reason, now, false);
+  }
+
+  mergeCounts(counts: WindowCounts): void {
+    const now = this.options.clock.now();
+    this.window.merge(now, counts);
+    if (this.current === CircuitState.CLOSED && counts.calls > 0) this.checkRules(now);
+  }
+
+  // --- internals ----------------------------------------------------------------------
+
+  /** @internal */
+  settlePermit(permit: Permit, outcome: Outcome, error: unknown): void {
+    if (permit.generation !== this.generation) return;
+    const now = this.options.clock.now();
+    const probe = permit.probeSlot >= 0;
+    if (probe) {
+      this.probeStarts[permit.probeSlot] = Number.NaN;
+      this.halfOpenInFlight--;
+      this.sync?.probeSettled?.();
+    }
+    if (outcome === Outcome.FAILURE && this.options.isFailure !== undefined && !this.counts(error)) {
+      this.totals.ignored++;
+      return;
+    }
+    if (outcome === Outcome.RELEASE) return;
+
+    const durationMs = now - permit.startedAt;
+    const slow = this.options.slowCallDurationMs !== undefined && durationMs > this.options.slowCallDurationMs;
+    const failure = outcome !== Outcome.SUCCESS;
+    const timeout = outcome === Outcome.TIMEOUT;
+    this.window.record(now, failure, slow, timeout);
+    const totals = this.totals;
+    totals.calls++;
+    if (slow) totals.slow++;
+    if (failure) {
+      totals.failures++;
+      if (timeout) totals.timeouts++;
+      this.lastFailureAt = now;
+      this.consecutiveFailures++;
+    } else {
+      totals.successes++;
+      this.consecutiveFailures = 0;
+    }
+    this.sync?.recorded({ failure, slow, timeout });
+
+    if (failure) {
+      if (timeout) {
+        if (this.hasListeners('timeout')) this.emit('timeout', { name: this.name, durationMs, slow });
+      } else if (this.hasListeners('failure')) {
+        this.emit('failure', { name: this.name, durationMs, slow, error });
+      }
+    } else if (this.hasListeners('success')) {
+      this.emit('success', { name: this.name, durationMs, slow });
+    }
+    // A listener may have moved the breaker.
+    if (permit.generation !== this.generation) return;
+
+    if (this.current === CircuitState.CLOSED) {
+      if (failure || slow) this.checkRules(now);
+    } else if (probe && this.current === CircuitState.HALF_OPEN) {
+      if (failure) this.open(timeout ? 'probe_timeout' : 'probe_failed', now);
+      else if (++this.halfOpenSuccesses >= this.options.successThreshold) this.close('probes_succeeded', now);
+    }
+  }
+
+  private counts(error: unknown): boolean {
+    try {
+      return (this.options.isFailure as (error: unknown) => boolean)(error) !== false;
+    } catch {
+      return true;
+    }
+  }
+
+  private checkRules(now: number): void {
+    const input = { window: this.window.counts(now), consecutiveFailures: this.consecutiveFailures };
+    for (const rule of this.rules) {
+      if (rule.shouldOpen(input)) {
+        this.open(rule.reason, now);
+        return;
+      }
+    }
+  }
+
+  private acquireWhileOpen(now: number): Permit | undefined {
+    this.refresh(now);
+    if (this.current !== CircuitState.HALF_OPEN) return this.reject('open');
+    if (this.halfOpenInFlight >= this.options.halfOpenMaxRequests) return this.reject('half_open_full');
+    if (this.sync?.allowProbe !== undefined && !this.sync.allowProbe()) return this.reject('half_open_full');
+    const slot = this.probeStarts.findIndex(Number.isNaN);
+    this.probeStarts[slot] = now;
+    this.halfOpenInFlight++;
+    return new Permit(this, this.generation, now, slot);
+  }
+
+  /** Makes the moves that time alone has made due: OPEN → HALF_OPEN, and expired probes. */
+  private refresh(now: number): void {
+    if (this.current === CircuitState.OPEN) {
+      if (now >= this.nextAttemptAt) this.transition(CircuitState.HALF_OPEN, 'recovery_timeout', now);
+    } else if (this.current === CircuitState.HALF_OPEN && this.halfOpenInFlight > 0) {
+      const limit = this.probeLimitMs();
+      for (const start of this.probeStarts) {
+        if (now - start >= limit) {
+          this.recordExpiredProbe(now);
+          return;
+        }
+      }
+    }
+  }
+
+  /** A probe that never settled counts as a timeout failure and re-opens the circuit. */
+  private recordExpiredProbe(now: number): void {
+    this.window.record(now, true, false, true);
+    this.totals.calls++;
+    this.totals.failures++;
+    this.totals.timeouts++;
+    this.lastFailureAt = now;
+    this.consecutiveFailures++;
+    this.sync?.recorded({ failure: true, slow: false, timeout: true });
+    this.open('probe_expired', now);
+  }
+
+  private probeLimitMs(): number {
+    return this.options.timeoutMs ?? this.options.recoveryTimeoutMs;
+  }
+
+  private blockedByGroup(now: number): boolean {
+    for (const group of this.groups as NonNullable<typeof this.groups>) if (group.blocks(now)) return true;
+    return false;
+  }
+
+  private reject(reason: RejectionReason): undefined {
+    this.totals.rejected++;
+    this.lastRejectReason = reason;
+    if (this.hasListeners('reject')) this.emit('reject', { name: this.name, error: this.rejectionError(reason) });
+    return undefined;
+  }
+
+  private open(reason: string, now: number): void {
+    const o = this.options;
+    let openMs = o.recoveryTimeoutMs;
+    if (o.exponentialBackoff) openMs = Math.min(o.recoveryTimeoutMs * o.backoffMultiplier ** this.openCount, o.maxRecoveryTimeoutMs);
+    if (o.recoveryJitter > 0) openMs = Math.min(openMs * (1 + o.recoveryJitter * Math.random()), o.maxRecoveryTimeoutMs);
+    this.openCount++;
+    this.openedAt = now;
+    this.nextAttemptAt = now + openMs;
+    this.transition(CircuitState.OPEN, reason, now);
+  }
+
+  private close(reason: string, now: number): void {
+    this.clearCounts();
+    this.openCount = 0;
+    this.transition(CircuitState.CLOSED, reason, now);
+  }
+
+  private clearCounts(): void {
+    this.window.reset();
+    this.consecutiveFailures = 0;
+  }
+
+  private run<T>(fn: (signal: AbortSignal) => T | PromiseLike<T>, permit: Permit): Promise<Awaited<T>> {
+    let result: T | PromiseLike<T>;
+    try {
+      result = fn(fn.length === 0 ? NEVER : new AbortController().signal);
+    } catch (error) {
+      permit.failure(error);
+      return Promise.reject(error);
+    }
+    if (!isThenable(result)) {
+      permit.success();
+      return Promise.resolve(result as Awaited<T>);
+    }
+    return Promise.resolve(result).then(
+      (value) => {
+        permit.success();
+        return value;
+      },
+      (error: unknown) => {
+        permit.failure(error);
+        throw error;
+      },
+    );
+  }
+
+  private runWithTimeout<T>(
+    fn: (signal: AbortSignal) => T | PromiseLike<T>,
+    permit: Permit,
+    timeoutMs: number,
+  ): Promise<Awaited<T>> {
+    return new Promise<Awaited<T>>((resolve, reject) => {
+      const controller = new AbortController();
+      const timer = setTimeout(() => {
+        const error = new CircuitTimeoutError(this.name, timeoutMs);
+        permit.timeout();
+        controller.abort(error);
+        reject(error);
+      }, timeoutMs);
+      const succeed = (value: Awaited<T>) => {
+        clearTimeout(timer);
+        permit.success();
+        resolve(value);
+      };
+      const failWith = (error: unknown) => {
+        clearTimeout(timer);
+        permit.failure(error);
+        reject(error);
+      };
+      try {
+        const result = fn(controller.signal);
+        if (isThenable(result)) Promise.resolve(result).then(succeed, failWith);
+        else succeed(result as Awaited<T>);
+      } catch (error) {
+        failWith(error);
+      }
+    });
+  }
+
+  private transition(to: CircuitState, reason: string, now: number, report = true): void {
+    const from = this.current;
+    this.current = to;
+    this.generation++;
+    this.lastStateChangeAt = now;
+    this.halfOpenSuccesses = 0;
+    this.halfOpenInFlight = 0;
+    this.probeStarts.fill(Number.NaN);
+    if (report && from !== to) this.sync?.transitioned(from, this.shared(), reason);
+    if (this.groups !== undefined) for (const group of this.groups) group.memberChanged();
+    if (from !== to && this.hasListeners('stateChange')) {
+      this.emit('stateChange', { name: this.name, from, to, reason, at: now });
+    }
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
+}

@@ -1,0 +1,92 @@
+import type { CircuitOpenError } from '../errors/circuit-open-error.js';
+import type { CircuitState } from './state.js';
+
+export interface StateChangeEvent {
+  name: string;
+  from: CircuitState;
+  to: CircuitState;
+  /** What caused it: a trip rule, `probe_failed`, `probe_expired`, `recovery_timeout`, `probes_succeeded`, a manual call, or `remote`. */
+  reason: string;
+  /** Clock time of the change. */
+  at: number;
+}
+
+export interface CallEvent {
+  name: string;
+  durationMs: number;
+  slow: boolean;
+}
+
+export interface FailureEvent extends CallEvent {
+  error: unknown;
+}
+
+export interface RejectEvent {
+  name: string;
+  error: CircuitOpenError;
+}
+
+export interface FallbackEvent {
+  name: string;
+  strategy: string;
+  /** False when the fallback failed and the 503 was sent instead. */
+  served: boolean;
+}
+
+/** Events a breaker emits, with the payload each listener receives. */
+export interface CircuitBreakerEvents {
+  stateChange: StateChangeEvent;
+  success: CallEvent;
+  failure: FailureEvent;
+  timeout: CallEvent;
+  reject: RejectEvent;
+  fallback: FallbackEvent;
+}
+
+type Listener<T> = (event: T) => void;
+
+/**
+ * A small typed emitter. Emitting to an event nobody listens to is one property read,
+ * which keeps the hot path cheap.
+ */
+export class Emitter<Events extends object> {
+  private listeners: { [K in keyof Events]?: Listener<Events[K]>[] } = {};
+
+  on<K extends keyof Events>(event: K, listener: Listener<Events[K]>): this {
+    const list = this.listeners[event];
+    if (list) list.push(listener);
+    else this.listeners[event] = [listener];
+    return this;
+  }
+
+  off<K extends keyof Events>(event: K, listener: Listener<Events[K]>): this {
+    const list = this.listeners[event];
+    if (!list) return this;
+    const index = list.indexOf(listener);
+    if (index >= 0) list.splice(index, 1);
+    if (list.length === 0) delete this.listeners[event];
+    return this;
+  }
+
+  listenerCount(event: keyof Events): number {
+    return this.listeners[event]?.length ?? 0;
+  }
+
+  protected hasListeners(event: keyof Events): boolean {
+    return this.listeners[event] !== undefined;
+  }
+
+  protected emit<K extends keyof Events>(event: K, payload: Events[K]): void {
+    const list = this.listeners[event];
+    if (!list) return;
+    for (const listener of list.slice()) {
+      try {
+        listener(payload);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+}

@@ -1,0 +1,238 @@
+import type { CircuitBreaker } from '../circuit/circuit-breaker.js';
+import { fetchThrough } from '../fetch/protected-fetch.js';
+import { type Logger, log } from '../http/logger.js';
+import { toWire, type WireResponse } from '../http/response.js';
+import type { Registry } from '../registry/registry.js';
+import { isSharedRequest, isSharedResponse } from './cache-policy.js';
+import { forwardableHeaders, joinUrl, relay } from './forward.js';
+import type {
+  AlternativeServiceFallbackOptions,
+  CachedResponse,
+  CacheFallbackOptions,
+  CacheStore,
+  FallbackOptions,
+  FallbackStrategy,
+  RequestInfo,
+} from './types.js';
+
+/** Header that marks every fallback response with the strategy that produced it. */
+export const FALLBACK_HEADER = 'x-circuit-fallback';
+
+/** What an adapter hands the engine besides the options. */
+export interface FallbackContext {
+  registry: Registry;
+  logger?: Logger | undefined;
+  /** Builds the default in-memory store; adapters pass an `lru-cache` one. */
+  memoryStore?: (maxEntries: number) => CacheStore;
+}
+
+/** A response an adapter captured, offered to the cache. */
+export interface CapturedResponse {
+  status: number;
+  headers: Record<string, string | string[] | number | undefined>;
+  body: string | Uint8Array;
+}
+
+const DEFAULT_TIMEOUT_MS = 5_000;
+const DEFAULT_TTL_MS = 300_000;
+const DEFAULT_MAX_ENTRIES = 1_000;
+const DEFAULT_MAX_ENTRY_BYTES = 1_048_576;
+const serverError = (status: number): boolean => status >= 500;
+const STRATEGIES: readonly FallbackStrategy[] = ['cache', 'default', 'alternative_service', 'custom'];
+
+function invalid(option: string, value: unknown, allowed: string): never {
+  const shown = typeof value === 'function' ? 'a function' : JSON.stringify(value);
+  throw new TypeError(`Invalid option "fallback.${option}": got ${shown}, expected ${allowed}`);
+}
+
+function checkPositive(option: string, value: unknown): void {
+  if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)) {
+    invalid(option, value, 'a positive number');
+  }
+}
+
+/** Throws a `TypeError` naming the first invalid field of a fallback option. */
+export function validateFallback(options: unknown): asserts options is FallbackOptions {
+  if (typeof options !== 'object' || options === null) invalid('', options, 'an object with a "strategy"');
+  const o = options as Record<string, unknown>;
+  if (!STRATEGIES.includes(o.strategy as FallbackStrategy)) invalid('strategy', o.strategy, STRATEGIES.join(', '));
+  checkPositive('timeoutMs', o.timeoutMs);
+  switch (o.strategy) {
+    case 'cache':
+      checkPositive('ttlMs', o.ttlMs);
+      checkPositive('maxEntries', o.maxEntries);
+      checkPositive('maxEntryBytes', o.maxEntryBytes);
+      if (o.cacheKey !== undefined && typeof o.cacheKey !== 'function') invalid('cacheKey', o.cacheKey, 'a function (req) => string');
+      if (o.methods !== undefined && !(Array.isArray(o.methods) && o.methods.every((m) => typeof m === 'string'))) {
+        invalid('methods', o.methods, 'an array of HTTP methods');
+      }
+      break;
+    case 'default':
+      if (typeof o.response !== 'object' || o.response === null) invalid('response', o.response, 'a response { status?, headers?, body }');
+      toWire(o.response as object);
+      break;
+    case 'alternative_service':
+      try {
+        const url = new URL(String(o.url));
+        if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error();
+      } catch {
+        invalid('url', o.url, 'an absolute http(s) URL');
+      }
+      break;
+    case 'custom':
+      if (typeof o.handler !== 'function') invalid('handler', o.handler, 'a function (req, error) => response');
+      break;
+  }
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`fallback took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Produces fallback responses for one adapter's requests. Every method is safe: a fallback that
+ * fails is logged and answered with `undefined`, so the caller sends the structured 503.
+ */
+export class FallbackEngine<Req = unknown> {
+  readonly strategy: FallbackStrategy;
+  private readonly options: FallbackOptions<Req>;
+  private readonly context: FallbackContext;
+  private readonly store: CacheStore | undefined;
+  private readonly methods: ReadonlySet<string>;
+
+  constructor(options: FallbackOptions<Req>, context: FallbackContext) {
+    validateFallback(options);
+    this.options = options;
+    this.strategy = options.strategy;
+    this.context = context;
+    this.methods = new Set(
+      (options.strategy === 'cache' ? (options.methods ?? ['GET', 'HEAD']) : []).map((m) => m.toUpperCase()),
+    );
+    if (options.strategy === 'cache') {
+      const store = options.store ?? context.memoryStore?.(options.maxEntries ?? DEFAULT_MAX_ENTRIES);
+      if (store === undefined) throw new TypeError('Invalid option "fallback.store": a cache store is required here');
+      this.store = store;
+    }
+  }
+
+  /** True when the adapter should capture this request's response for the cache. */
+  wantsResponse(info: RequestInfo): boolean {
+    if (this.store === undefined || !this.methods.has(info.method)) return false;
+    return (this.options as CacheFallbackOptions).cachePrivate === true || isSharedRequest(info);
+  }
+
+  /** Offers a finished response to the cache; kept only if 2xx, shareable and small enough. */
+  remember(info: RequestInfo, req: Req, response: CapturedResponse, now: number): void {
+    const options = this.options as CacheFallbackOptions<Req>;
+    if (this.store === undefined || response.status < 200 || response.status > 299) return;
+    if (options.cachePrivate !== true && !isSharedResponse(response.headers)) return;
+    const bytes = typeof response.body === 'string' ? Buffer.byteLength(response.body) : response.body.byteLength;
+    if (bytes > (options.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES)) return;
+    const binary = typeof response.body !== 'string';
+    const headers: Record<string, string> = {};
+    const type = response.headers['content-type'];
+    if (type !== undefined) headers['content-type'] = String(type);
+    const entry: CachedResponse = {
+      status: response.status,
+      headers,
+      body: binary ? Buffer.from(response.body as Uint8Array).toString('base64') : (response.body as string),
+      binary,
+      storedAt: now,
+    };
+    try {
+      const result = this.store.set(this.cacheKey(info, req), entry, options.ttlMs ?? DEFAULT_TTL_MS);
+      if (result instanceof Promise) result.catch((error: unknown) => this.report(undefined, 'store', error));
+    } catch (error) {
+      this.report(undefined, 'store', error);
+    }
+  }
+
+  /**
+   * The fallback response for a refused or timed-out request, or `undefined` when there is
+   * none (nothing cached, the handler failed, the backup is down): then send the 503.
+   */
+  async respond(info: RequestInfo, req: Req, error: Error, breaker: CircuitBreaker): Promise<WireResponse | undefined> {
+    try {
+      const response = await withTimeout(this.produce(info, req, error, breaker), this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+      breaker.noteFallback(this.strategy, response !== undefined);
+      return response;
+    } catch (failure) {
+      breaker.noteFallback(this.strategy, false);
+      this.report(breaker, 'respond', failure);
+      return undefined;
+    }
+  }
+
+  private async produce(info: RequestInfo, req: Req, error: Error, breaker: CircuitBreaker): Promise<WireResponse | undefined> {
+    const header = { [FALLBACK_HEADER]: this.strategy };
+    const options = this.options;
+    switch (options.strategy) {
+      case 'default':
+        return toWire(options.response, header);
+      case 'custom':
+        return toWire(await options.handler(req, error), header);
+      case 'cache':
+        return this.fromCache(info, req, breaker, header);
+      case 'alternative_service':
+        return this.fromBackup(info, breaker, header, options);
+    }
+  }
+
+  private async fromCache(
+    info: RequestInfo,
+    req: Req,
+    breaker: CircuitBreaker,
+    header: Record<string, string>,
+  ): Promise<WireResponse | undefined> {
+    if (!this.wantsResponse(info)) return undefined;
+    const entry = await (this.store as CacheStore).get(this.cacheKey(info, req));
+    if (entry === undefined) return undefined;
+    const ageMs = breaker.options.clock.now() - entry.storedAt;
+    if (ageMs > ((this.options as CacheFallbackOptions).ttlMs ?? DEFAULT_TTL_MS)) return undefined;
+    return {
+      status: entry.status,
+      headers: { ...entry.headers, age: String(Math.max(0, Math.floor(ageMs / 1000))), ...header },
+      body: entry.binary ? new Uint8Array(Buffer.from(entry.body, 'base64')) : entry.body,
+    };
+  }
+
+  private async fromBackup(
+    info: RequestInfo,
+    breaker: CircuitBreaker,
+    header: Record<string, string>,
+    options: AlternativeServiceFallbackOptions,
+  ): Promise<WireResponse | undefined> {
+    const method = info.method.toUpperCase();
+    const body = method === 'GET' || method === 'HEAD' ? undefined : await info.body?.();
+    const backup = this.context.registry.getOrCreate(`${breaker.name}:alternative`, {
+      timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      ...options.breaker,
+    });
+    const response = await fetchThrough(backup, globalThis.fetch, serverError, joinUrl(options.url, info.url), {
+      method,
+      headers: forwardableHeaders(info.headers),
+      body: body as RequestInit['body'],
+    });
+    if (response.status >= 500) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    return relay(response, header);
+  }
+
+  private cacheKey(info: RequestInfo, req: Req): string {
+    const custom = (this.options as CacheFallbackOptions<Req>).cacheKey;
+    return custom === undefined ? `${info.method} ${info.url}` : custom(req);
+  }
+
+  private report(breaker: CircuitBreaker | undefined, stage: string, error: unknown): void {
+    const logger = this.context.logger;
+    if (logger === undefined) return;
+    const message = error instanceof Error ? error.message : String(error);
+    log(logger, 'error', { breaker: breaker?.name, strategy: this.strategy, stage, error: message }, `fallback "${this.strategy}" failed`);
+  }
+}

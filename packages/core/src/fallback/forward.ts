@@ -1,0 +1,53 @@
+import type { WireResponse } from '../http/response.js';
+import type { RequestInfo } from './types.js';
+
+/** Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1). */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'content-length',
+  'expect',
+]);
+
+/** The request's end-to-end headers, for forwarding. */
+export function forwardableHeaders(headers: RequestInfo['headers']): Headers {
+  const connection = String(headers.connection ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((token) => token.trim())
+    .filter(Boolean);
+  const out = new Headers();
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (value === undefined || HOP_BY_HOP.has(lower) || connection.includes(lower) || lower.startsWith(':')) continue;
+    if (Array.isArray(value)) for (const item of value) out.append(lower, item);
+    else out.set(lower, value);
+  }
+  return out;
+}
+
+/** Joins a base URL and a request's path + query: `http://b/api` + `/users?x=1` → `http://b/api/users?x=1`. */
+export function joinUrl(base: string, pathAndQuery: string): string {
+  return base.replace(/\/+$/, '') + (pathAndQuery.startsWith('/') ? pathAndQuery : `/${pathAndQuery}`);
+}
+
+/** A fetch `Response` as a wire response, minus hop-by-hop and encoding headers (fetch has decoded the body). */
+export async function relay(response: Response, extraHeaders: Record<string, string>): Promise<WireResponse> {
+  const headers: Record<string, string | string[]> = {};
+  response.headers.forEach((value, name) => {
+    if (HOP_BY_HOP.has(name) || name === 'content-encoding' || name === 'set-cookie') return;
+    headers[name] = value;
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) headers['set-cookie'] = cookies;
+  Object.assign(headers, extraHeaders);
+  return { status: response.status, headers, body: new Uint8Array(await response.arrayBuffer()) };
+}

@@ -1,0 +1,262 @@
+import type { CircuitBreaker } from '../circuit/circuit-breaker.js';
+import { CircuitState } from '../circuit/state.js';
+import type { Permit } from '../circuit/permit.js';
+import type { CircuitOpenError } from '../errors/circuit-open-error.js';
+import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
+import { type FallbackContext, FallbackEngine } from '../fallback/fallback-engine.js';
+import type { CacheStore, FallbackOptions, RequestInfo } from '../fallback/types.js';
+import { validateBreakerOptions } from '../options.js';
+import { type BreakerDefaults, defaultRegistry, type Registry } from '../registry/registry.js';
+import { type Logger, logTransitions } from './logger.js';
+import { type FailureStatusCodes, HttpStatusError, statusClassifier } from './outcome.js';
+import { rejectionResponse, type WireResponse } from './response.js';
+
+/** Options every HTTP adapter takes: every breaker option, plus these. */
+export interface HttpOptions<Req> extends BreakerDefaults {
+  /** The breaker's name; also the default key. */
+  name?: string;
+  /** Where breakers come from; default `defaultRegistry`. */
+  registry?: Registry;
+  /** Which breaker serves this request (per tenant, per upstream…); default `name`. */
+  key?: (req: Req) => string;
+  /** Statuses that count as failures; default every status ≥ 500. */
+  failureStatusCodes?: FailureStatusCodes;
+  /** What to answer instead of the 503 (and on `timeoutMs`); `false` turns off one from a config file. */
+  fallback?: FallbackOptions<Req> | false;
+  /** Called for every request the breaker refuses. */
+  onOpen?: (req: Req, error: CircuitOpenError) => void;
+  /** Logs state changes: warn when opening, info otherwise. Silent when absent. */
+  logger?: Logger;
+  /** Most breakers that `key()` may create; idle CLOSED ones are evicted beyond it. Default 1000. */
+  maxBreakers?: number;
+}
+
+/** Option names that are the adapter's, not the breaker's. */
+export const HTTP_OPTION_KEYS: ReadonlySet<string> = new Set([
+  'name',
+  'registry',
+  'key',
+  'failureStatusCodes',
+  'fallback',
+  'onOpen',
+  'logger',
+  'maxBreakers',
+]);
+
+/** The outcome of `admit`: go ahead with `call`, or answer the refusal. */
+export type Admission = { call: HttpCall; error?: undefined } | { call?: undefined; error: CircuitOpenError; breaker: CircuitBreaker };
+
+/**
+ * Everything HTTP adapters share: picks the breaker for a request, admits or refuses it,
+ * classifies the response, times it out, and produces the 503 or a fallback. Adapters only
+ * translate their framework's request and response to and from it.
+ */
+export class HttpGuard<Req> {
+  readonly registry: Registry;
+  private readonly name: string | undefined;
+  private readonly key: ((req: Req) => string) | undefined;
+  private readonly breakerOptions: BreakerDefaults;
+  /** @internal */
+  readonly isFailureStatus: (status: number) => boolean;
+  private readonly fallbackOption: FallbackOptions<Req> | false | undefined;
+  /** The engine of the adapter's own `fallback` option; its cache is keyed by request, so breakers share it. */
+  private readonly ownEngine: FallbackEngine<Req> | undefined;
+  /** Engines of fallbacks declared in the registry (config files), by breaker name. */
+  private readonly declared = new Map<string, FallbackEngine<Req> | undefined>();
+  private readonly onOpen: ((req: Req, error: CircuitOpenError) => void) | undefined;
+  private readonly logger: Logger | undefined;
+  private readonly maxBreakers: number;
+  private readonly memoryStore: ((maxEntries: number) => CacheStore) | undefined;
+  /** Breakers created through `key()`, least recently used first. */
+  private readonly keyed = new Map<string, CircuitBreaker>();
+  private readonly seen = new WeakSet<CircuitBreaker>();
+
+  constructor(
+    options: HttpOptions<Req>,
+    adapter: { memoryStore?: (maxEntries: number) => CacheStore; logger?: Logger | undefined } = {},
+  ) {
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError(`Invalid options: got ${String(options)}, expected an object`);
+    }
+    const { name, registry, key, failureStatusCodes, fallback, onOpen, logger, maxBreakers, ...breakerOptions } = options;
+    validateBreakerOptions({ ...breakerOptions, ...(name === undefined ? {} : { name }) });
+    if (key !== undefined && typeof key !== 'function') {
+      throw new TypeError(`Invalid option "key": got ${typeof key}, expected a function (request) => string`);
+    }
+    if (onOpen !== undefined && typeof onOpen !== 'function') {
+      throw new TypeError(`Invalid option "onOpen": got ${typeof onOpen}, expected a function (request, error) => void`);
+    }
+    if (maxBreakers !== undefined && !(Number.isInteger(maxBreakers) && maxBreakers >= 1)) {
+      throw new TypeError(`Invalid option "maxBreakers": got ${String(maxBreakers)}, expected an integer of at least 1`);
+    }
+    const log = logger ?? adapter.logger;
+    if (log !== undefined && (typeof log.warn !== 'function' || typeof log.info !== 'function')) {
+      throw new TypeError('Invalid option "logger": expected an object with warn() and info() methods');
+    }
+    this.registry = registry ?? defaultRegistry;
+    this.name = name;
+    this.key = key;
+    this.breakerOptions = breakerOptions;
+    this.isFailureStatus = statusClassifier(failureStatusCodes);
+    this.fallbackOption = fallback;
+    this.onOpen = onOpen;
+    this.logger = log;
+    this.maxBreakers = maxBreakers ?? 1000;
+    this.memoryStore = adapter.memoryStore;
+    this.ownEngine = fallback === undefined || fallback === false ? undefined : new FallbackEngine(fallback, this.fallbackContext());
+  }
+
+  /** The breaker that serves `req`: by `key(req)`, else the `name` option, else `defaultName`. */
+  breakerFor(req: Req, defaultName?: string): CircuitBreaker {
+    if (this.key !== undefined) return this.keyedBreaker(this.key(req));
+    const name = this.name ?? defaultName;
+    if (name === undefined) throw new TypeError('Invalid options: give a "name" or a "key" function');
+    return this.breaker(name);
+  }
+
+  /** Asks the breaker for a permit for this request. */
+  admit(req: Req, defaultName?: string): Admission {
+    const breaker = this.breakerFor(req, defaultName);
+    const permit = breaker.tryAcquire();
+    if (permit !== undefined) return { call: new HttpCall(this, breaker, permit) };
+    const error = breaker.rejectionError();
+    if (this.onOpen !== undefined) {
+      try {
+        this.onOpen(req, error);
+      } catch {
+        // A hook that throws must not turn a refusal into a crash.
+      }
+    }
+    return { error, breaker };
+  }
+
+  /** The fallback engine for a breaker: the adapter's `fallback` option, else the registry's declaration for the name. */
+  engine(name: string): FallbackEngine<Req> | undefined {
+    if (this.fallbackOption === false) return undefined;
+    if (this.ownEngine !== undefined) return this.ownEngine;
+    if (this.declared.has(name)) return this.declared.get(name);
+    const options = this.registry.declaration(name)?.fallback as FallbackOptions<Req> | undefined;
+    const engine = options === undefined ? undefined : new FallbackEngine(options, this.fallbackContext());
+    this.declared.set(name, engine);
+    return engine;
+  }
+
+  /**
+   * The answer to a refused or timed-out request: a fallback when one is configured and
+   * succeeds, else the structured 503. Never rejects.
+   */
+  async refusal(info: RequestInfo, req: Req, error: CircuitOpenError | CircuitTimeoutError, breaker: CircuitBreaker): Promise<WireResponse> {
+    const engine = this.engine(breaker.name);
+    if (engine !== undefined) {
+      const response = await engine.respond(info, req, error, breaker);
+      if (response !== undefined) return response;
+    }
+    return rejectionResponse(error instanceof CircuitTimeoutError ? breaker.rejectionError('open') : error);
+  }
+
+  private fallbackContext(): FallbackContext {
+    const context: FallbackContext = { registry: this.registry, logger: this.logger };
+    if (this.memoryStore !== undefined) context.memoryStore = this.memoryStore;
+    return context;
+  }
+
+  private breaker(name: string): CircuitBreaker {
+    const breaker = this.registry.getOrCreate(name, this.breakerOptions);
+    if (this.logger !== undefined && !this.seen.has(breaker)) {
+      this.seen.add(breaker);
+      logTransitions(breaker, this.logger);
+    }
+    return breaker;
+  }
+
+  private keyedBreaker(name: string): CircuitBreaker {
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new TypeError(`Invalid key: the "key" function returned ${JSON.stringify(name)}, expected a non-empty string`);
+    }
+    const known = this.keyed.get(name);
+    if (known !== undefined && this.registry.get(name) === known) {
+      this.keyed.delete(name);
+      this.keyed.set(name, known);
+      return known;
+    }
+    const breaker = this.breaker(name);
+    this.keyed.delete(name);
+    this.keyed.set(name, breaker);
+    if (this.keyed.size > this.maxBreakers) this.evictIdle();
+    return breaker;
+  }
+
+  /** Drops the least recently used CLOSED breaker (never an open one) created through `key()`. */
+  private evictIdle(): void {
+    for (const [name, breaker] of this.keyed) {
+      if (breaker.state !== CircuitState.CLOSED) continue;
+      this.keyed.delete(name);
+      if (this.registry.get(name) === breaker && this.registry.declaration(name) === undefined) this.registry.delete(name);
+      return;
+    }
+  }
+}
+
+/**
+ * One admitted request. Settle it through exactly one of `complete`, `fail` or `abort`
+ * (later calls are no-ops); `armTimeout` counts a timeout at the deadline.
+ */
+export class HttpCall {
+  readonly breaker: CircuitBreaker;
+  readonly permit: Permit;
+  private readonly guard: HttpGuard<never>;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** True once `timeoutMs` passed before the response finished. */
+  timedOut = false;
+
+  /** @internal */
+  constructor(guard: HttpGuard<never>, breaker: CircuitBreaker, permit: Permit) {
+    this.guard = guard;
+    this.breaker = breaker;
+    this.permit = permit;
+  }
+
+  /**
+   * With `timeoutMs` set, counts a timeout failure at the deadline and then calls `onTimeout`
+   * (adapters send a fallback there if nothing was sent yet).
+   */
+  armTimeout(onTimeout?: (error: CircuitTimeoutError) => void): void {
+    const timeoutMs = this.breaker.options.timeoutMs;
+    if (timeoutMs === undefined || this.permit.settled) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.permit.settled) return;
+      this.timedOut = true;
+      this.permit.timeout();
+      onTimeout?.(new CircuitTimeoutError(this.breaker.name, timeoutMs));
+    }, timeoutMs);
+    this.timer.unref?.();
+  }
+
+  /** The response finished with `status`. */
+  complete(status: number): void {
+    this.disarm();
+    if (this.guard.isFailureStatus(status)) this.permit.failure(new HttpStatusError(status));
+    else this.permit.success();
+  }
+
+  /** The request failed with an error (thrown, or passed to `next`). */
+  fail(error: unknown): void {
+    this.disarm();
+    this.permit.failure(error);
+  }
+
+  /** The client went away first: neither success nor failure. */
+  abort(): void {
+    this.disarm();
+    this.permit.release();
+  }
+
+  private disarm(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+  }
+}
+

@@ -1,0 +1,70 @@
+export { CircuitBreaker, type CircuitBreakerStats } from './circuit/circuit-breaker.js';
+export type {
+  CallEvent,
+  CircuitBreakerEvents,
+  FailureEvent,
+  FallbackEvent,
+  RejectEvent,
+  StateChangeEvent,
+} from './circuit/events.js';
+export { Permit } from './circuit/permit.js';
+export { CircuitState } from './circuit/state.js';
+export type { BreakerStore, BreakerSync, RecordedCall, SharedState, SyncTarget } from './circuit/sync.js';
+export { BreakwaterError, isBreakwaterError } from './errors/breakwater-error.js';
+export { CircuitOpenError, isCircuitOpenError, type RejectionReason } from './errors/circuit-open-error.js';
+export { CircuitTimeoutError, isCircuitTimeoutError } from './errors/circuit-timeout-error.js';
+export {
+  type CircuitBreakerOptions,
+  type Clock,
+  DEFAULTS,
+  type ResolvedOptions,
+  resolveOptions,
+  systemClock,
+  validateBreakerOptions,
+} from './options.js';
+export { presets } from './presets.js';
+export { BreakerGroup, type GroupOptions } from './registry/group.js';
+export {
+  type BreakerDefaults,
+  type BreakerStatus,
+  type Declaration,
+  defaultRegistry,
+  type HealthDocument,
+  Registry,
+  type RegistryOptions,
+} from './registry/registry.js';
+export type { TripInput, TripRule } from './rules/trip-rule.js';
+export type { WindowCounts } from './window/rolling-window.js';
+export { circuitBreaker, type DecoratorOptions, type Protected, withCircuitBreaker } from './wrap.js';
+export { fetchThrough, createProtectedFetch, type ProtectedFetchOptions } from './fetch/protected-fetch.js';
+export { isSharedRequest, isSharedResponse } from './fallback/cache-policy.js';
+export {
+  type CapturedResponse,
+  FALLBACK_HEADER,
+  type FallbackContext,
+  FallbackEngine,
+  validateFallback,
+} from './fallback/fallback-engine.js';
+export type {
+  AlternativeServiceFallbackOptions,
+  CachedResponse,
+  CacheFallbackOptions,
+  CacheStore,
+  CustomFallbackOptions,
+  DefaultFallbackOptions,
+  FallbackOptions,
+  FallbackStrategy,
+  RequestInfo,
+} from './fallback/types.js';
+export { type Admission, HTTP_OPTION_KEYS, HttpCall, HttpGuard, type HttpOptions } from './http/http-guard.js';
+export { type Logger, log, logTransitions } from './http/logger.js';
+export { type FailureStatusCodes, HttpStatusError, statusClassifier } from './http/outcome.js';
+export {
+  type HeaderValue,
+  type RejectionBody,
+  type ResponseDescriptor,
+  rejectionResponse,
+  retryAfterSeconds,
+  toWire,
+  type WireResponse,
+} from './http/response.js';

@@ -1,0 +1,233 @@
+import { CircuitBreaker, type CircuitBreakerStats } from '../circuit/circuit-breaker.js';
+import { CircuitState } from '../circuit/state.js';
+import type { BreakerStore } from '../circuit/sync.js';
+import { type CircuitBreakerOptions, validateBreakerOptions } from '../options.js';
+import { BreakerGroup, type GroupOptions } from './group.js';
+
+/** Breaker options without the name, as defaults and per-name declarations hold them. */
+export type BreakerDefaults = Omit<Partial<CircuitBreakerOptions>, 'name'>;
+
+export interface RegistryOptions {
+  /** Options every breaker created here starts from. */
+  defaults?: BreakerDefaults;
+  /** Shares breaker state between processes (see `@breakwater/redis`). */
+  store?: BreakerStore;
+}
+
+/** One breaker in the health document. */
+export interface BreakerStatus {
+  state: CircuitState;
+  failure_count: number;
+  success_count: number;
+  last_failure_time: string | null;
+  failure_threshold: number;
+  recovery_timeout: number;
+  failure_rate: number;
+  failure_rate_threshold: number;
+  consecutive_failures: number;
+  total_requests: number;
+  rejected_count: number;
+  timeout_count: number;
+  next_attempt_time: string | null;
+  groups?: string[];
+}
+
+export interface HealthDocument {
+  status: 'ok' | 'degraded';
+  circuit_breakers: Record<string, BreakerStatus>;
+}
+
+/** What the registry may hold per name besides options: e.g. an adapter's fallback. */
+export interface Declaration {
+  options?: BreakerDefaults;
+  fallback?: unknown;
+}
+
+/**
+ * Names breakers so that the same name is the same breaker everywhere: in every adapter,
+ * in health documents and in shared state.
+ */
+export class Registry {
+  readonly defaults: BreakerDefaults;
+  readonly store: BreakerStore | undefined;
+  private readonly breakers = new Map<string, CircuitBreaker>();
+  private readonly declarations = new Map<string, Declaration>();
+  private readonly groups = new Map<string, BreakerGroup>();
+
+  constructor(options: RegistryOptions = {}) {
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError(`Invalid registry options: got ${String(options)}, expected an object`);
+    }
+    this.defaults = { ...options.defaults };
+    validateBreakerOptions(this.defaults);
+    this.store = options.store;
+  }
+
+  /**
+   * The breaker named `name`, created on first use from the registry defaults, the name's
+   * declaration (see `declare`) and `options`. Later calls return the same instance and ignore `options`.
+   */
+  getOrCreate(name: string, options?: BreakerDefaults): CircuitBreaker {
+    const existing = this.breakers.get(name);
+    if (existing !== undefined) return existing;
+    const breaker = new CircuitBreaker({
+      ...this.defaults,
+      ...this.declarations.get(name)?.options,
+      ...options,
+      name,
+    });
+    this.add(breaker);
+    return breaker;
+  }
+
+  /** Registers a breaker built elsewhere; its name must be free. */
+  add(breaker: CircuitBreaker): CircuitBreaker {
+    if (this.breakers.has(breaker.name)) {
+      throw new TypeError(`Invalid breaker: the name "${breaker.name}" is already registered`);
+    }
+    this.breakers.set(breaker.name, breaker);
+    for (const group of this.groups.values()) if (group.memberNames.has(breaker.name)) group.attach(breaker);
+    if (this.store !== undefined) breaker.attachSync(this.store.bind(breaker));
+    return breaker;
+  }
+
+  get(name: string): CircuitBreaker | undefined {
+    return this.breakers.get(name);
+  }
+
+  has(name: string): boolean {
+    return this.breakers.has(name);
+  }
+
+  /** Removes a breaker (and its store binding). Returns whether it existed. */
+  delete(name: string): boolean {
+    const breaker = this.breakers.get(name);
+    if (breaker === undefined) return false;
+    this.breakers.delete(name);
+    for (const group of this.groups.values()) group.detach(breaker);
+    breaker.attachSync(undefined);
+    return true;
+  }
+
+  /** Resets one breaker, or all of them. */
+  reset(name?: string): void {
+    if (name === undefined) for (const breaker of this.breakers.values()) breaker.reset();
+    else this.breakers.get(name)?.reset();
+  }
+
+  names(): string[] {
+    return [...this.breakers.keys()];
+  }
+
+  [Symbol.iterator](): IterableIterator<CircuitBreaker> {
+    return this.breakers.values();
+  }
+
+  get size(): number {
+    return this.breakers.size;
+  }
+
+  /**
+   * Declares options (and, for adapters, a fallback) for a name before its breaker exists:
+   * config files do this. Options given in code at `getOrCreate` still win.
+   */
+  declare(name: string, declaration: Declaration): void {
+    if (declaration.options !== undefined) validateBreakerOptions(declaration.options);
+    this.declarations.set(name, { ...this.declarations.get(name), ...declaration });
+  }
+
+  declaration(name: string): Declaration | undefined {
+    return this.declarations.get(name);
+  }
+
+  /** Names declared (by `declare`) so far. */
+  declaredNames(): string[] {
+    return [...this.declarations.keys()];
+  }
+
+  /**
+   * Hierarchical breaking: while more than `threshold` of `members` are OPEN, every member
+   * rejects with a `CircuitOpenError` whose `reason` is `group`.
+   */
+  defineGroup(name: string, options: GroupOptions): BreakerGroup {
+    if (this.groups.has(name)) throw new TypeError(`Invalid group: the name "${name}" is already defined`);
+    const group = new BreakerGroup(name, options);
+    this.groups.set(name, group);
+    for (const member of group.memberNames) {
+      const breaker = this.breakers.get(member);
+      if (breaker !== undefined) group.attach(breaker);
+    }
+    return group;
+  }
+
+  group(name: string): BreakerGroup | undefined {
+    return this.groups.get(name);
+  }
+
+  groupNames(): string[] {
+    return [...this.groups.keys()];
+  }
+
+  /** Each breaker's stats, by name. */
+  statuses(): Record<string, CircuitBreakerStats> {
+    const out: Record<string, CircuitBreakerStats> = {};
+    for (const [name, breaker] of this.breakers) out[name] = breaker.stats();
+    return out;
+  }
+
+  /** The health document without its top-level `status`. */
+  toJSON(): { circuit_breakers: Record<string, BreakerStatus> } {
+    const circuit_breakers: Record<string, BreakerStatus> = {};
+    for (const [name, breaker] of this.breakers) circuit_breakers[name] = this.breakerStatus(breaker);
+    return { circuit_breakers };
+  }
+
+  /** The health document: `degraded` while any breaker is OPEN, HALF_OPEN or FORCED_OPEN. */
+  health(): HealthDocument {
+    const body = this.toJSON();
+    const degraded = Object.values(body.circuit_breakers).some(
+      (b) => b.state !== CircuitState.CLOSED && b.state !== CircuitState.DISABLED,
+    );
+    return { status: degraded ? 'degraded' : 'ok', ...body };
+  }
+
+  /** Human-readable text, one line per breaker. */
+  healthReport(): string {
+    const lines: string[] = [];
+    for (const breaker of this.breakers.values()) {
+      const s = breaker.stats();
+      const rate = (s.failureRate * 100).toFixed(1);
+      let line = `${s.name}: ${s.state} — ${s.window.calls} calls in window, ${rate}% failed, ${s.consecutiveFailures} consecutive failures, ${s.rejected} rejected`;
+      if (s.nextAttemptTime !== null) line += `, next probe at ${new Date(s.nextAttemptTime).toISOString()}`;
+      lines.push(line);
+    }
+    return lines.length === 0 ? 'no circuit breakers' : lines.join('\n');
+  }
+
+  private breakerStatus(breaker: CircuitBreaker): BreakerStatus {
+    const s = breaker.stats();
+    const o = breaker.options;
+    const status: BreakerStatus = {
+      state: s.state,
+      failure_count: s.window.failures,
+      success_count: s.window.calls - s.window.failures,
+      last_failure_time: s.lastFailureTime === null ? null : new Date(s.lastFailureTime).toISOString(),
+      failure_threshold: o.failureThreshold,
+      recovery_timeout: o.recoveryTimeoutMs,
+      failure_rate: s.failureRate,
+      failure_rate_threshold: o.failureRateThreshold,
+      consecutive_failures: s.consecutiveFailures,
+      total_requests: s.totalCalls,
+      rejected_count: s.rejected,
+      timeout_count: s.timeouts,
+      next_attempt_time: s.nextAttemptTime === null ? null : new Date(s.nextAttemptTime).toISOString(),
+    };
+    if (breaker.groups !== undefined) {
+      status.groups = [...this.groups.values()].filter((g) => g.memberNames.has(breaker.name)).map((g) => g.name);
+    }
+    return status;
+  }
+}
+
+/** The process-wide registry adapters use when given none. */
+export const defaultRegistry = new Registry();
