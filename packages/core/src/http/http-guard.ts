@@ -56,13 +56,13 @@ export class HttpGuard<Req> {
   private readonly name: string | undefined;
   private readonly key: ((req: Req) => string) | undefined;
   private readonly breakerOptions: BreakerDefaults;
-  /** @internal */
-  readonly isFailureStatus: (status: number) => boolean;
+  private readonly isFailureStatus: ((status: number) => boolean) | undefined;
+  private readonly declaredStatus = new Map<string, (status: number) => boolean>();
   private readonly fallbackOption: FallbackOptions<Req> | false | undefined;
   /** The engine of the adapter's own `fallback` option; its cache is keyed by request, so breakers share it. */
   private readonly ownEngine: FallbackEngine<Req> | undefined;
   /** Engines of fallbacks declared in the registry (config files), by breaker name. */
-  private readonly declared = new Map<string, FallbackEngine<Req> | undefined>();
+  private readonly declared = new Map<string, FallbackEngine<Req>>();
   private readonly onOpen: ((req: Req, error: CircuitOpenError) => void) | undefined;
   private readonly logger: Logger | undefined;
   private readonly maxBreakers: number;
@@ -97,7 +97,7 @@ export class HttpGuard<Req> {
     this.name = name;
     this.key = key;
     this.breakerOptions = breakerOptions;
-    this.isFailureStatus = statusClassifier(failureStatusCodes);
+    this.isFailureStatus = failureStatusCodes === undefined ? undefined : statusClassifier(failureStatusCodes);
     this.fallbackOption = fallback;
     this.onOpen = onOpen;
     this.logger = log;
@@ -130,14 +130,30 @@ export class HttpGuard<Req> {
     return { error, breaker };
   }
 
+  /** Whether `status` is a failure for `breaker`: the adapter's `failureStatusCodes`, else the registry's declaration, else ≥ 500. */
+  isFailure(breaker: CircuitBreaker, status: number): boolean {
+    if (this.isFailureStatus !== undefined) return this.isFailureStatus(status);
+    const codes = this.registry.declaration(breaker.name)?.failureStatusCodes;
+    if (codes === undefined) return status >= 500;
+    let classify = this.declaredStatus.get(breaker.name);
+    if (classify === undefined) {
+      classify = statusClassifier(codes);
+      this.declaredStatus.set(breaker.name, classify);
+    }
+    return classify(status);
+  }
+
   /** The fallback engine for a breaker: the adapter's `fallback` option, else the registry's declaration for the name. */
   engine(name: string): FallbackEngine<Req> | undefined {
     if (this.fallbackOption === false) return undefined;
     if (this.ownEngine !== undefined) return this.ownEngine;
-    if (this.declared.has(name)) return this.declared.get(name);
     const options = this.registry.declaration(name)?.fallback as FallbackOptions<Req> | undefined;
-    const engine = options === undefined ? undefined : new FallbackEngine(options, this.fallbackContext());
-    this.declared.set(name, engine);
+    if (options === undefined) return undefined;
+    let engine = this.declared.get(name);
+    if (engine === undefined) {
+      engine = new FallbackEngine(options, this.fallbackContext());
+      this.declared.set(name, engine);
+    }
     return engine;
   }
 
@@ -236,7 +252,7 @@ export class HttpCall {
   /** The response finished with `status`. */
   complete(status: number): void {
     this.disarm();
-    if (this.guard.isFailureStatus(status)) this.permit.failure(new HttpStatusError(status));
+    if (this.guard.isFailure(this.breaker, status)) this.permit.failure(new HttpStatusError(status));
     else this.permit.success();
   }
 

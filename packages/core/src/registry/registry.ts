@@ -40,7 +40,10 @@ export interface HealthDocument {
 /** What the registry may hold per name besides options: e.g. an adapter's fallback. */
 export interface Declaration {
   options?: BreakerDefaults;
+  /** An adapter's `fallback` option, used when the adapter is given none. */
   fallback?: unknown;
+  /** An adapter's `failureStatusCodes`, used when the adapter is given none. */
+  failureStatusCodes?: readonly number[];
 }
 
 /**
