@@ -13,6 +13,38 @@ export type { BreakerStore, BreakerSync, RecordedCall, SharedState, SyncTarget }
 export { BreakwaterError, isBreakwaterError } from './errors/breakwater-error.js';
 export { CircuitOpenError, isCircuitOpenError, type RejectionReason } from './errors/circuit-open-error.js';
 export { CircuitTimeoutError, isCircuitTimeoutError } from './errors/circuit-timeout-error.js';
+export { isSharedRequest, isSharedResponse } from './fallback/cache-policy.js';
+export {
+  type CapturedResponse,
+  FALLBACK_HEADER,
+  type FallbackContext,
+  FallbackEngine,
+  validateFallback,
+} from './fallback/fallback-engine.js';
+export type {
+  AlternativeServiceFallbackOptions,
+  CachedResponse,
+  CacheFallbackOptions,
+  CacheStore,
+  CustomFallbackOptions,
+  DefaultFallbackOptions,
+  FallbackOptions,
+  FallbackStrategy,
+  RequestInfo,
+} from './fallback/types.js';
+export { createProtectedFetch, fetchThrough, type ProtectedFetchOptions } from './fetch/protected-fetch.js';
+export { type Admission, HTTP_OPTION_KEYS, HttpCall, HttpGuard, type HttpOptions } from './http/http-guard.js';
+export { type Logger, log, logTransitions } from './http/logger.js';
+export { type FailureStatusCodes, HttpStatusError, statusClassifier } from './http/outcome.js';
+export {
+  type HeaderValue,
+  type RejectionBody,
+  type ResponseDescriptor,
+  rejectionResponse,
+  retryAfterSeconds,
+  toWire,
+  type WireResponse,
+} from './http/response.js';
 export {
   type CircuitBreakerOptions,
   type Clock,
@@ -36,35 +68,3 @@ export {
 export type { TripInput, TripRule } from './rules/trip-rule.js';
 export type { WindowCounts } from './window/rolling-window.js';
 export { circuitBreaker, type DecoratorOptions, type Protected, withCircuitBreaker } from './wrap.js';
-export { fetchThrough, createProtectedFetch, type ProtectedFetchOptions } from './fetch/protected-fetch.js';
-export { isSharedRequest, isSharedResponse } from './fallback/cache-policy.js';
-export {
-  type CapturedResponse,
-  FALLBACK_HEADER,
-  type FallbackContext,
-  FallbackEngine,
-  validateFallback,
-} from './fallback/fallback-engine.js';
-export type {
-  AlternativeServiceFallbackOptions,
-  CachedResponse,
-  CacheFallbackOptions,
-  CacheStore,
-  CustomFallbackOptions,
-  DefaultFallbackOptions,
-  FallbackOptions,
-  FallbackStrategy,
-  RequestInfo,
-} from './fallback/types.js';
-export { type Admission, HTTP_OPTION_KEYS, HttpCall, HttpGuard, type HttpOptions } from './http/http-guard.js';
-export { type Logger, log, logTransitions } from './http/logger.js';
-export { type FailureStatusCodes, HttpStatusError, statusClassifier } from './http/outcome.js';
-export {
-  type HeaderValue,
-  type RejectionBody,
-  type ResponseDescriptor,
-  rejectionResponse,
-  retryAfterSeconds,
-  toWire,
-  type WireResponse,
-} from './http/response.js';

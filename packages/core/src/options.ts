@@ -104,8 +104,7 @@ const integer =
 const ratio =
   (allowZero: boolean): Check =>
   (option, value) => {
-    const ok =
-      typeof value === 'number' && ((value > 0 && value <= 1) || (allowZero && value === 0));
+    const ok = typeof value === 'number' && ((value > 0 && value <= 1) || (allowZero && value === 0));
     if (!ok) fail(option, value, allowZero ? 'a number in (0, 1], or 0 to turn it off' : 'a number in (0, 1]');
   };
 
@@ -158,10 +157,7 @@ const KNOWN = new Set<string>(['name', ...Object.keys(CHECKS)]);
  * naming the option, the value and what is allowed. Keys in `extraKeys` are accepted
  * unchecked: adapters pass their own options through the same object.
  */
-export function validateBreakerOptions(
-  options: Partial<CircuitBreakerOptions>,
-  extraKeys?: ReadonlySet<string>,
-): void {
+export function validateBreakerOptions(options: Partial<CircuitBreakerOptions>, extraKeys?: ReadonlySet<string>): void {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`Invalid options: got ${describe(options)}, expected an object`);
   }
@@ -175,9 +171,7 @@ export function validateBreakerOptions(
     const check = CHECKS[key as keyof typeof CHECKS];
     if (check) check(key, value);
     else if (!extraKeys?.has(key)) {
-      throw new TypeError(
-        `Unknown option "${key}": expected one of ${[...KNOWN, ...(extraKeys ?? [])].join(', ')}`,
-      );
+      throw new TypeError(`Unknown option "${key}": expected one of ${[...KNOWN, ...(extraKeys ?? [])].join(', ')}`);
     }
   }
   const { slowCallDurationMs, slowCallRateThreshold, recoveryTimeoutMs, maxRecoveryTimeoutMs } = options;

@@ -199,7 +199,13 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
       slowCalls: this.totals.slow,
       rejected: this.totals.rejected,
       ignored: this.totals.ignored,
-      window: { calls: w.calls, failures: w.failures, slow: w.slow, timeouts: w.timeouts, windowMs: this.window.windowMs },
+      window: {
+        calls: w.calls,
+        failures: w.failures,
+        slow: w.slow,
+        timeouts: w.timeouts,
+        windowMs: this.window.windowMs,
+      },
       failureRate: w.calls === 0 ? 0 : w.failures / w.calls,
       slowCallRate: w.calls === 0 ? 0 : w.slow / w.calls,
       consecutiveFailures: this.consecutiveFailures,
@@ -214,7 +220,11 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
 
   /** Counts a fallback response for this breaker (adapters call this) and emits `fallback`. */
   noteFallback(strategy: string, served: boolean): void {
-    const counts = (this.fallbacks[strategy] ??= { served: 0, failed: 0 });
+    let counts = this.fallbacks[strategy];
+    if (counts === undefined) {
+      counts = { served: 0, failed: 0 };
+      this.fallbacks[strategy] = counts;
+    }
     if (served) counts.served++;
     else counts.failed++;
     if (this.hasListeners('fallback')) this.emit('fallback', { name: this.name, strategy, served });
@@ -385,8 +395,10 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   private open(reason: string, now: number): void {
     const o = this.options;
     let openMs = o.recoveryTimeoutMs;
-    if (o.exponentialBackoff) openMs = Math.min(o.recoveryTimeoutMs * o.backoffMultiplier ** this.openCount, o.maxRecoveryTimeoutMs);
-    if (o.recoveryJitter > 0) openMs = Math.min(openMs * (1 + o.recoveryJitter * Math.random()), o.maxRecoveryTimeoutMs);
+    if (o.exponentialBackoff)
+      openMs = Math.min(o.recoveryTimeoutMs * o.backoffMultiplier ** this.openCount, o.maxRecoveryTimeoutMs);
+    if (o.recoveryJitter > 0)
+      openMs = Math.min(openMs * (1 + o.recoveryJitter * Math.random()), o.maxRecoveryTimeoutMs);
     this.openCount++;
     this.openedAt = now;
     this.nextAttemptAt = now + openMs;

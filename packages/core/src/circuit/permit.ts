@@ -1,4 +1,3 @@
-
 /** How a permit was settled. */
 export const Outcome = Object.freeze({
   SUCCESS: 0,
@@ -80,4 +79,3 @@ export class Permit implements Disposable {
     this.release();
   }
 }
-

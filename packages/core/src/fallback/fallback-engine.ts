@@ -62,13 +62,15 @@ export function validateFallback(options: unknown): asserts options is FallbackO
       checkPositive('ttlMs', o.ttlMs);
       checkPositive('maxEntries', o.maxEntries);
       checkPositive('maxEntryBytes', o.maxEntryBytes);
-      if (o.cacheKey !== undefined && typeof o.cacheKey !== 'function') invalid('cacheKey', o.cacheKey, 'a function (req) => string');
+      if (o.cacheKey !== undefined && typeof o.cacheKey !== 'function')
+        invalid('cacheKey', o.cacheKey, 'a function (req) => string');
       if (o.methods !== undefined && !(Array.isArray(o.methods) && o.methods.every((m) => typeof m === 'string'))) {
         invalid('methods', o.methods, 'an array of HTTP methods');
       }
       break;
     case 'default':
-      if (typeof o.response !== 'object' || o.response === null) invalid('response', o.response, 'a response { status?, headers?, body }');
+      if (typeof o.response !== 'object' || o.response === null)
+        invalid('response', o.response, 'a response { status?, headers?, body }');
       toWire(o.response as object);
       break;
     case 'alternative_service':
@@ -157,7 +159,10 @@ export class FallbackEngine<Req = unknown> {
    */
   async respond(info: RequestInfo, req: Req, error: Error, breaker: CircuitBreaker): Promise<WireResponse | undefined> {
     try {
-      const response = await withTimeout(this.produce(info, req, error, breaker), this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+      const response = await withTimeout(
+        this.produce(info, req, error, breaker),
+        this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      );
       breaker.noteFallback(this.strategy, response !== undefined);
       return response;
     } catch (failure) {
@@ -167,7 +172,12 @@ export class FallbackEngine<Req = unknown> {
     }
   }
 
-  private async produce(info: RequestInfo, req: Req, error: Error, breaker: CircuitBreaker): Promise<WireResponse | undefined> {
+  private async produce(
+    info: RequestInfo,
+    req: Req,
+    error: Error,
+    breaker: CircuitBreaker,
+  ): Promise<WireResponse | undefined> {
     const header = { [FALLBACK_HEADER]: this.strategy };
     const options = this.options;
     switch (options.strategy) {
@@ -233,6 +243,11 @@ export class FallbackEngine<Req = unknown> {
     const logger = this.context.logger;
     if (logger === undefined) return;
     const message = error instanceof Error ? error.message : String(error);
-    log(logger, 'error', { breaker: breaker?.name, strategy: this.strategy, stage, error: message }, `fallback "${this.strategy}" failed`);
+    log(
+      logger,
+      'error',
+      { breaker: breaker?.name, strategy: this.strategy, stage, error: message },
+      `fallback "${this.strategy}" failed`,
+    );
   }
 }

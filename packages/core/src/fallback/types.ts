@@ -1,5 +1,5 @@
-import type { BreakerDefaults } from '../registry/registry.js';
 import type { ResponseDescriptor } from '../http/response.js';
+import type { BreakerDefaults } from '../registry/registry.js';
 
 /** What the fallback engine needs to know of a request; adapters build it from theirs. */
 export interface RequestInfo {

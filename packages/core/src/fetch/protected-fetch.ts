@@ -1,8 +1,8 @@
 import type { CircuitBreaker } from '../circuit/circuit-breaker.js';
 import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
 import { type FailureStatusCodes, HttpStatusError, statusClassifier } from '../http/outcome.js';
-import { type BreakerDefaults, defaultRegistry, type Registry } from '../registry/registry.js';
 import { validateBreakerOptions } from '../options.js';
+import { type BreakerDefaults, defaultRegistry, type Registry } from '../registry/registry.js';
 
 export interface ProtectedFetchOptions extends BreakerDefaults {
   /** Where breakers come from; default `defaultRegistry`. */
@@ -28,10 +28,16 @@ const OWN_KEYS = new Set(['registry', 'key', 'failureStatusCodes', 'fetch']);
  * const res = await fetch('https://api.example.com/match', { method: 'POST', body });
  */
 export function createProtectedFetch(options: ProtectedFetchOptions = {}): typeof globalThis.fetch {
-  const { registry = defaultRegistry, key = (url: URL) => url.origin, failureStatusCodes, fetch: inner, ...breakerOptions } =
-    options;
+  const {
+    registry = defaultRegistry,
+    key = (url: URL) => url.origin,
+    failureStatusCodes,
+    fetch: inner,
+    ...breakerOptions
+  } = options;
   validateBreakerOptions(breakerOptions, OWN_KEYS);
-  if (typeof key !== 'function') throw new TypeError(`Invalid option "key": got ${typeof key}, expected a function (url) => string`);
+  if (typeof key !== 'function')
+    throw new TypeError(`Invalid option "key": got ${typeof key}, expected a function (url) => string`);
   const isFailureStatus = statusClassifier(failureStatusCodes);
   const baseFetch = inner ?? globalThis.fetch;
 

@@ -1,6 +1,6 @@
 import type { CircuitBreaker } from '../circuit/circuit-breaker.js';
-import { CircuitState } from '../circuit/state.js';
 import type { Permit } from '../circuit/permit.js';
+import { CircuitState } from '../circuit/state.js';
 import type { CircuitOpenError } from '../errors/circuit-open-error.js';
 import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
 import { type FallbackContext, FallbackEngine } from '../fallback/fallback-engine.js';
@@ -44,7 +44,9 @@ export const HTTP_OPTION_KEYS: ReadonlySet<string> = new Set([
 ]);
 
 /** The outcome of `admit`: go ahead with `call`, or answer the refusal. */
-export type Admission = { call: HttpCall; error?: undefined } | { call?: undefined; error: CircuitOpenError; breaker: CircuitBreaker };
+export type Admission =
+  | { call: HttpCall; error?: undefined }
+  | { call?: undefined; error: CircuitOpenError; breaker: CircuitBreaker };
 
 /**
  * Everything HTTP adapters share: picks the breaker for a request, admits or refuses it,
@@ -78,16 +80,21 @@ export class HttpGuard<Req> {
     if (typeof options !== 'object' || options === null) {
       throw new TypeError(`Invalid options: got ${String(options)}, expected an object`);
     }
-    const { name, registry, key, failureStatusCodes, fallback, onOpen, logger, maxBreakers, ...breakerOptions } = options;
+    const { name, registry, key, failureStatusCodes, fallback, onOpen, logger, maxBreakers, ...breakerOptions } =
+      options;
     validateBreakerOptions({ ...breakerOptions, ...(name === undefined ? {} : { name }) });
     if (key !== undefined && typeof key !== 'function') {
       throw new TypeError(`Invalid option "key": got ${typeof key}, expected a function (request) => string`);
     }
     if (onOpen !== undefined && typeof onOpen !== 'function') {
-      throw new TypeError(`Invalid option "onOpen": got ${typeof onOpen}, expected a function (request, error) => void`);
+      throw new TypeError(
+        `Invalid option "onOpen": got ${typeof onOpen}, expected a function (request, error) => void`,
+      );
     }
     if (maxBreakers !== undefined && !(Number.isInteger(maxBreakers) && maxBreakers >= 1)) {
-      throw new TypeError(`Invalid option "maxBreakers": got ${String(maxBreakers)}, expected an integer of at least 1`);
+      throw new TypeError(
+        `Invalid option "maxBreakers": got ${String(maxBreakers)}, expected an integer of at least 1`,
+      );
     }
     const log = logger ?? adapter.logger;
     if (log !== undefined && (typeof log.warn !== 'function' || typeof log.info !== 'function')) {
@@ -103,7 +110,8 @@ export class HttpGuard<Req> {
     this.logger = log;
     this.maxBreakers = maxBreakers ?? 1000;
     this.memoryStore = adapter.memoryStore;
-    this.ownEngine = fallback === undefined || fallback === false ? undefined : new FallbackEngine(fallback, this.fallbackContext());
+    this.ownEngine =
+      fallback === undefined || fallback === false ? undefined : new FallbackEngine(fallback, this.fallbackContext());
   }
 
   /** The breaker that serves `req`: by `key(req)`, else the `name` option, else `defaultName`. */
@@ -161,7 +169,12 @@ export class HttpGuard<Req> {
    * The answer to a refused or timed-out request: a fallback when one is configured and
    * succeeds, else the structured 503. Never rejects.
    */
-  async refusal(info: RequestInfo, req: Req, error: CircuitOpenError | CircuitTimeoutError, breaker: CircuitBreaker): Promise<WireResponse> {
+  async refusal(
+    info: RequestInfo,
+    req: Req,
+    error: CircuitOpenError | CircuitTimeoutError,
+    breaker: CircuitBreaker,
+  ): Promise<WireResponse> {
     const engine = this.engine(breaker.name);
     if (engine !== undefined) {
       const response = await engine.respond(info, req, error, breaker);
@@ -187,7 +200,9 @@ export class HttpGuard<Req> {
 
   private keyedBreaker(name: string): CircuitBreaker {
     if (typeof name !== 'string' || name.length === 0) {
-      throw new TypeError(`Invalid key: the "key" function returned ${JSON.stringify(name)}, expected a non-empty string`);
+      throw new TypeError(
+        `Invalid key: the "key" function returned ${JSON.stringify(name)}, expected a non-empty string`,
+      );
     }
     const known = this.keyed.get(name);
     if (known !== undefined && this.registry.get(name) === known) {
@@ -207,7 +222,8 @@ export class HttpGuard<Req> {
     for (const [name, breaker] of this.keyed) {
       if (breaker.state !== CircuitState.CLOSED) continue;
       this.keyed.delete(name);
-      if (this.registry.get(name) === breaker && this.registry.declaration(name) === undefined) this.registry.delete(name);
+      if (this.registry.get(name) === breaker && this.registry.declaration(name) === undefined)
+        this.registry.delete(name);
       return;
     }
   }
@@ -275,4 +291,3 @@ export class HttpCall {
     }
   }
 }
-

@@ -27,17 +27,26 @@ export class BreakerGroup {
     if (typeof name !== 'string' || name.length === 0) {
       throw new TypeError(`Invalid group name: got ${JSON.stringify(name)}, expected a non-empty string`);
     }
-    if (typeof options !== 'object' || options === null || !Array.isArray(options.members) || options.members.length === 0) {
+    if (
+      typeof options !== 'object' ||
+      options === null ||
+      !Array.isArray(options.members) ||
+      options.members.length === 0
+    ) {
       throw new TypeError(`Invalid option "members" of group "${name}": expected a non-empty array of breaker names`);
     }
     for (const member of options.members) {
       if (typeof member !== 'string' || member.length === 0) {
-        throw new TypeError(`Invalid option "members" of group "${name}": got ${JSON.stringify(member)}, expected breaker names`);
+        throw new TypeError(
+          `Invalid option "members" of group "${name}": got ${JSON.stringify(member)}, expected breaker names`,
+        );
       }
     }
     const { threshold } = options;
     if (typeof threshold !== 'number' || !(threshold >= 0 && threshold < 1)) {
-      throw new TypeError(`Invalid option "threshold" of group "${name}": got ${String(threshold)}, expected a number from 0 to below 1`);
+      throw new TypeError(
+        `Invalid option "threshold" of group "${name}": got ${String(threshold)}, expected a number from 0 to below 1`,
+      );
     }
     this.name = name;
     this.memberNames = new Set(options.members);
