@@ -139,7 +139,7 @@ const CHECKS: Record<Exclude<keyof CircuitBreakerOptions, 'name'>, Check> = {
     if (typeof value !== 'number' || !(value >= 0 && value <= 1)) fail(option, value, 'a number from 0 to 1');
   },
   successThreshold: integer(1),
-  halfOpenMaxRequests: integer(1),
+  halfOpenMaxRequests: integer(1, 10_000),
   isFailure: (option, value) => {
     if (typeof value !== 'function') fail(option, value, 'a function (error) => boolean');
   },

@@ -74,6 +74,11 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   private totals = { calls: 0, successes: 0, failures: 0, timeouts: 0, slow: 0, rejected: 0, ignored: 0 };
   private fallbacks: Record<string, { served: number; failed: number }> = {};
   private sync: BreakerSync | undefined;
+  /** Reused for every rule check, so recording a call allocates nothing. */
+  private readonly tripInput: { window: Readonly<WindowCounts>; consecutiveFailures: number } = {
+    window: { calls: 0, failures: 0, slow: 0, timeouts: 0 },
+    consecutiveFailures: 0,
+  };
   /** @internal Groups this breaker belongs to; set by the registry. */
   groups: { blocks(now: number): boolean; retryAfterMs(now: number): number; memberChanged(): void }[] | undefined;
 
@@ -181,8 +186,7 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   /** Leaves DISABLED or FORCED_OPEN for CLOSED; does nothing in another state. */
   enable(): void {
     if (this.current !== CircuitState.DISABLED && this.current !== CircuitState.FORCED_OPEN) return;
-    this.clearCounts();
-    this.transition(CircuitState.CLOSED, 'manual_enable', this.options.clock.now());
+    this.close('manual_enable', this.options.clock.now());
   }
 
   stats(): CircuitBreakerStats {
@@ -257,9 +261,11 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     this.transition(shared.state, reason, now, false);
   }
 
-  mergeCounts(counts: WindowCounts): void {
+  mergeCounts(counts: WindowCounts, trailingFailures = counts.failures): void {
     const now = this.options.clock.now();
     this.window.merge(now, counts);
+    if (counts.calls > counts.failures) this.consecutiveFailures = trailingFailures;
+    else this.consecutiveFailures += counts.failures;
     if (this.current === CircuitState.CLOSED && counts.calls > 0) this.checkRules(now);
   }
 
@@ -269,6 +275,9 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   settlePermit(permit: Permit, outcome: Outcome, error: unknown): void {
     if (permit.generation !== this.generation) return;
     const now = this.options.clock.now();
+    // A probe past its deadline has already expired, whether or not anyone has looked since.
+    this.refresh(now);
+    if (permit.generation !== this.generation) return;
     const probe = permit.probeSlot >= 0;
     if (probe) {
       this.probeStarts[permit.probeSlot] = Number.NaN;
@@ -313,7 +322,7 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     if (permit.generation !== this.generation) return;
 
     if (this.current === CircuitState.CLOSED) {
-      if (failure || slow) this.checkRules(now);
+      this.checkRules(now);
     } else if (probe && this.current === CircuitState.HALF_OPEN) {
       if (failure) this.open(timeout ? 'probe_timeout' : 'probe_failed', now);
       else if (++this.halfOpenSuccesses >= this.options.successThreshold) this.close('probes_succeeded', now);
@@ -329,7 +338,9 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   }
 
   private checkRules(now: number): void {
-    const input = { window: this.window.counts(now), consecutiveFailures: this.consecutiveFailures };
+    const input = this.tripInput;
+    input.window = this.window.counts(now);
+    input.consecutiveFailures = this.consecutiveFailures;
     for (const rule of this.rules) {
       if (rule.shouldOpen(input)) {
         this.open(rule.reason, now);
@@ -349,31 +360,37 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     return new Permit(this, this.generation, now, slot);
   }
 
-  /** Makes the moves that time alone has made due: OPEN → HALF_OPEN, and expired probes. */
+  /**
+   * Makes the moves that time alone has made due: expired probes, then OPEN → HALF_OPEN. Each
+   * takes effect as of the moment it fell due, so when it is noticed changes nothing.
+   */
   private refresh(now: number): void {
-    if (this.current === CircuitState.OPEN) {
-      if (now >= this.nextAttemptAt) this.transition(CircuitState.HALF_OPEN, 'recovery_timeout', now);
-    } else if (this.current === CircuitState.HALF_OPEN && this.halfOpenInFlight > 0) {
-      const limit = this.probeLimitMs();
-      for (const start of this.probeStarts) {
-        if (now - start >= limit) {
-          this.recordExpiredProbe(now);
-          return;
-        }
-      }
+    if (this.current === CircuitState.HALF_OPEN && this.halfOpenInFlight > 0) {
+      let earliest = Number.POSITIVE_INFINITY;
+      for (const start of this.probeStarts) if (start < earliest) earliest = start;
+      const expiresAt = earliest + this.probeLimitMs();
+      if (now >= expiresAt) this.recordExpiredProbe(expiresAt);
+    }
+    if (this.current === CircuitState.OPEN && now >= this.nextAttemptAt) {
+      this.transition(CircuitState.HALF_OPEN, 'recovery_timeout', now);
     }
   }
 
-  /** A probe that never settled counts as a timeout failure and re-opens the circuit. */
-  private recordExpiredProbe(now: number): void {
-    this.window.record(now, true, false, true);
+  /** A probe that never settled counts as a timeout failure, at its deadline, and re-opens the circuit. */
+  private recordExpiredProbe(at: number): void {
+    const durationMs = this.probeLimitMs();
+    const slow = this.options.slowCallDurationMs !== undefined && durationMs > this.options.slowCallDurationMs;
+    this.window.record(at, true, slow, true);
     this.totals.calls++;
     this.totals.failures++;
     this.totals.timeouts++;
-    this.lastFailureAt = now;
+    if (slow) this.totals.slow++;
+    this.lastFailureAt = at;
     this.consecutiveFailures++;
-    this.sync?.recorded({ failure: true, slow: false, timeout: true });
-    this.open('probe_expired', now);
+    this.sync?.recorded({ failure: true, slow, timeout: true });
+    const generation = this.generation;
+    if (this.hasListeners('timeout')) this.emit('timeout', { name: this.name, durationMs, slow });
+    if (generation === this.generation) this.open('probe_expired', at);
   }
 
   private probeLimitMs(): number {

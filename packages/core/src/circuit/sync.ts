@@ -1,3 +1,4 @@
+import type { ResolvedOptions } from '../options.js';
 import type { WindowCounts } from '../window/rolling-window.js';
 import type { CircuitState } from './state.js';
 
@@ -45,11 +46,17 @@ export interface BreakerSync {
 /** What the engine exposes to a store. */
 export interface SyncTarget {
   readonly name: string;
+  /** The breaker's options: its window, clock and times. */
+  readonly options: ResolvedOptions;
   shared(): SharedState;
   /** Moves the breaker to a state decided elsewhere, without reporting it back. */
   applyShared(shared: SharedState, reason?: string): void;
-  /** Adds calls recorded elsewhere to the rolling window, and re-checks the trip rules. */
-  mergeCounts(counts: WindowCounts): void;
+  /**
+   * Adds calls recorded elsewhere to the rolling window and to the run of consecutive failures,
+   * and re-checks the trip rules. `trailingFailures` is how many of the batch's failures came
+   * after its last success (default: all of them); a batch with a success restarts the run there.
+   */
+  mergeCounts(counts: WindowCounts, trailingFailures?: number): void;
 }
 
 /**

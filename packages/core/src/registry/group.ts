@@ -20,7 +20,9 @@ export class BreakerGroup {
   private readonly members = new Set<CircuitBreaker>();
   private dirty = true;
   private tripped = false;
-  /** The soonest time an open member may probe; the answer must be recomputed then. */
+  /** The soonest time an open member may probe. */
+  private reopensAt = Number.POSITIVE_INFINITY;
+  /** The soonest time a member's state changes by time alone; the answer must be recomputed then. */
   private recheckAt = Number.POSITIVE_INFINITY;
 
   constructor(name: string, options: GroupOptions) {
@@ -82,29 +84,35 @@ export class BreakerGroup {
 
   /** True while the group makes its members reject. */
   blocks(now: number): boolean {
-    if (this.dirty || now >= this.recheckAt) this.evaluate();
+    if (this.dirty || now >= this.recheckAt) this.evaluate(now);
     return this.tripped;
   }
 
   /** Time until the first open member may probe again. */
   retryAfterMs(now: number): number {
-    return Number.isFinite(this.recheckAt) ? Math.max(0, this.recheckAt - now) : 0;
+    return Number.isFinite(this.reopensAt) ? Math.max(0, this.reopensAt - now) : 0;
   }
 
-  private evaluate(): void {
+  private evaluate(now: number): void {
     this.dirty = false;
     let open = 0;
+    let reopensAt = Number.POSITIVE_INFINITY;
     let recheckAt = Number.POSITIVE_INFINITY;
     for (const member of this.members) {
       // Reading `state` may move a member to HALF_OPEN, which marks us dirty again; that is fine.
       const state = member.state;
+      if (state === CircuitState.HALF_OPEN && member.stats().halfOpenInFlight > 0) {
+        // A probe that expires re-opens the member.
+        recheckAt = Math.min(recheckAt, now + member.retryAfterMs(now, 'half_open_full'));
+      }
       if (!isOpen(state)) continue;
       open++;
       const next = member.stats().nextAttemptTime;
-      if (next !== null && next < recheckAt) recheckAt = next;
+      if (next !== null && next < reopensAt) reopensAt = next;
     }
     this.dirty = false;
-    this.recheckAt = recheckAt;
+    this.reopensAt = reopensAt;
+    this.recheckAt = Math.min(recheckAt, reopensAt);
     this.tripped = open > this.threshold * this.memberNames.size;
   }
 }

@@ -1,0 +1,85 @@
+// One HTTP server for the HTTP benchmark: `node server.mjs <scenario>` listens on 127.0.0.1 on
+// an ephemeral port and prints `PORT <n>` when ready. Each scenario serves GET /hello -> JSON.
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const scenario = process.argv[2];
+const payload = { hello: 'world' };
+
+function ready(server) {
+  const { port } = server.address();
+  process.stdout.write(`PORT ${port}\n`);
+}
+
+function opossumMiddleware() {
+  const CircuitBreaker = require('opossum');
+  const onFinished = require('on-finished');
+  // The usual way to put opossum in front of an Express route: fire() a promise that settles
+  // when the response finishes, and answer 503 when it rejects because the circuit is open.
+  const breaker = new CircuitBreaker(
+    (req, res, next) =>
+      new Promise((resolve, reject) => {
+        onFinished(res, () => (res.statusCode >= 500 ? reject(new Error(String(res.statusCode))) : resolve()));
+        next();
+      }),
+    { timeout: 10_000, errorThresholdPercentage: 50, resetTimeout: 30_000 },
+  );
+  return (req, res, next) => {
+    breaker.fire(req, res, next).catch(() => {
+      if (!res.headersSent) res.status(503).json({ error: 'Service Unavailable' });
+    });
+  };
+}
+
+async function express() {
+  const express = require('express');
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  const handler = (req, res) => res.json(payload);
+  if (scenario === 'express-breakwater') {
+    const { circuitBreaker } = await import('@breakwater/express');
+    app.get('/hello', circuitBreaker({ name: 'hello' }), handler);
+  } else if (scenario === 'express-opossum') {
+    app.get('/hello', opossumMiddleware(), handler);
+  } else {
+    app.get('/hello', handler);
+  }
+  const server = app.listen(0, '127.0.0.1', () => ready(server));
+}
+
+async function koa() {
+  const Koa = require('koa');
+  const app = new Koa();
+  const handler = async (ctx) => {
+    if (ctx.path === '/hello') ctx.body = payload;
+  };
+  if (scenario === 'koa-breakwater') {
+    const { circuitBreaker } = await import('@breakwater/koa');
+    app.use(circuitBreaker({ name: 'hello' }));
+  }
+  app.use(handler);
+  const server = app.listen(0, '127.0.0.1', () => ready(server));
+}
+
+async function fastify() {
+  const Fastify = require('fastify');
+  const app = Fastify({ logger: false });
+  if (scenario === 'fastify-breakwater') {
+    const { breakwater } = await import('@breakwater/fastify');
+    await app.register(breakwater, {});
+    app.get('/hello', async () => payload);
+  } else if (scenario === 'fastify-circuit-breaker') {
+    await app.register(require('@fastify/circuit-breaker'));
+    app.after(() => {
+      app.get('/hello', { preHandler: app.circuitBreaker() }, async () => payload);
+    });
+  } else {
+    app.get('/hello', async () => payload);
+  }
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  ready(app.server);
+}
+
+const framework = scenario.split('-')[0];
+await { express, koa, fastify }[framework]();

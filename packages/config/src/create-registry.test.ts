@@ -1,0 +1,93 @@
+import { type BreakerStore, type SyncTarget, validateFallback } from '@breakwater/core';
+import { describe, expect, it } from 'vitest';
+import { createRegistry, toFallbackOptions } from './create-registry.js';
+import { parseConfig } from './load-config.js';
+
+const CONFIG = `
+circuit_breakers:
+  default:
+    failure_threshold: 4
+    timeout_ms: 2000
+    failure_status_codes: [500, 503]
+  services:
+    orders:
+      timeout_ms: 800
+      fallback: { strategy: default, default_response: { ok: false } }
+  hierarchical:
+    groups:
+      checkout: { services: [orders, stock], group_threshold: 0.4 }
+`;
+const config = () => parseConfig(CONFIG, { env: {} });
+
+describe('createRegistry', () => {
+  it('uses default for breakers created later under any name', () => {
+    const registry = createRegistry(config());
+    expect(registry.getOrCreate('anything').options).toMatchObject({ failureThreshold: 4, timeoutMs: 2000 });
+  });
+
+  it('declares each service, so its breaker gets the file options on first use', () => {
+    const registry = createRegistry(config());
+    expect(registry.names()).toEqual([]);
+    expect(registry.declaredNames()).toContain('orders');
+    expect(registry.getOrCreate('orders').options).toMatchObject({ failureThreshold: 4, timeoutMs: 800 });
+  });
+
+  it('lets options given in code override the file', () => {
+    const registry = createRegistry(config());
+    expect(registry.getOrCreate('orders', { timeoutMs: 50 }).options.timeoutMs).toBe(50);
+  });
+
+  it('creates the service breakers at once when eager', () => {
+    const registry = createRegistry(config(), { eager: true });
+    expect(registry.names()).toEqual(['orders']);
+    expect(registry.toJSON().circuit_breakers.orders?.state).toBe('CLOSED');
+  });
+
+  it('declares fallbacks and failure statuses, and gives group members the default statuses', () => {
+    const registry = createRegistry(config());
+    expect(registry.declaration('orders')).toEqual({
+      options: { timeoutMs: 800 },
+      fallback: { strategy: 'default', response: { status: 200, body: { ok: false } } },
+      failureStatusCodes: [500, 503],
+    });
+    expect(registry.declaration('stock')).toEqual({ failureStatusCodes: [500, 503] });
+  });
+
+  it('defines the groups', () => {
+    const group = createRegistry(config()).group('checkout');
+    expect(group?.threshold).toBe(0.4);
+    expect([...(group?.memberNames ?? [])]).toEqual(['orders', 'stock']);
+  });
+
+  it('passes the clock and the store on to every breaker', () => {
+    const bound: string[] = [];
+    const store: BreakerStore = {
+      bind(target: SyncTarget) {
+        bound.push(target.name);
+        return { recorded() {}, transitioned() {}, detach() {} };
+      },
+    };
+    const clock = { now: () => 42 };
+    const registry = createRegistry(config(), { clock, store });
+    expect(registry.getOrCreate('orders').options.clock).toBe(clock);
+    expect(bound).toEqual(['orders']);
+  });
+});
+
+describe('toFallbackOptions', () => {
+  it('produces options the core fallback engine accepts, for every file strategy', () => {
+    const all = [
+      toFallbackOptions({ strategy: 'cache', cacheKey: 'k', ttlMs: 1000, timeoutMs: 20 }),
+      toFallbackOptions({ strategy: 'default', response: { status: 503, body: 'down' } }),
+      toFallbackOptions({ strategy: 'alternative_service', url: 'http://backup:80', upstream: 'backup' }),
+    ];
+    for (const options of all) expect(() => validateFallback(options)).not.toThrow();
+    expect(all[2]).toEqual({ strategy: 'alternative_service', url: 'http://backup:80' });
+  });
+
+  it('turns a fixed cache_key into a key function that ignores the request', () => {
+    const options = toFallbackOptions({ strategy: 'cache', cacheKey: 'payment:fallback' });
+    expect(options.strategy === 'cache' && options.cacheKey?.({ url: '/a' })).toBe('payment:fallback');
+    expect(toFallbackOptions({ strategy: 'cache' })).toEqual({ strategy: 'cache' });
+  });
+});

@@ -1,0 +1,105 @@
+import { readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, type ConfigProblem } from './config-error.js';
+import type { BreakwaterConfig } from './config-types.js';
+import type { Env } from './interpolate.js';
+import { MAX_CONFIG_BYTES, type ParsedDocument, parseDocument, pathKey } from './parse-document.js';
+import { type Finding, formatPath } from './path.js';
+import { readConfig } from './read-config.js';
+
+export interface LoadConfigOptions {
+  /** Variables for `${VAR}` and `${VAR:-default}`; default `process.env`. */
+  env?: Env;
+}
+
+/** The outcome of reading a file without throwing: a config, or every problem found. */
+export type ConfigResult = { ok: true; config: BreakwaterConfig } | { ok: false; problems: ConfigProblem[] };
+
+/**
+ * Reads a YAML or JSON configuration file and validates it. A string with a line break, or
+ * one starting with `{`, is the file's text; any other string (or a `file:` URL) is a path.
+ * Throws a `ConfigError` listing every problem, each with its dotted path.
+ *
+ * @example
+ * const registry = createRegistry(loadConfig('breakers.yaml'));
+ */
+export function loadConfig(pathOrText: string | URL, options: LoadConfigOptions = {}): BreakwaterConfig {
+  const isText = typeof pathOrText === 'string' && (pathOrText.includes('\n') || /^\s*\{/.test(pathOrText));
+  if (isText) return parseConfig(pathOrText, options);
+  const path = typeof pathOrText === 'string' ? pathOrText : fileURLToPath(pathOrText);
+  const result = inspectConfigFile(path, options);
+  if (!result.ok) throw new ConfigError(result.problems, path);
+  return result.config;
+}
+
+/** Validates configuration text (YAML or JSON). Throws a `ConfigError` listing every problem. */
+export function parseConfig(text: string, options: LoadConfigOptions = {}): BreakwaterConfig {
+  const result = inspectConfig(text, options);
+  if (!result.ok) throw new ConfigError(result.problems);
+  return result.config;
+}
+
+/** Reads and validates a file, returning its problems instead of throwing. */
+export function inspectConfigFile(path: string, options: LoadConfigOptions = {}): ConfigResult {
+  let text: string;
+  try {
+    const size = statSync(path).size;
+    if (size > MAX_CONFIG_BYTES) {
+      return {
+        ok: false,
+        problems: [
+          {
+            path: '',
+            message: `the file is ${size} bytes, larger than the limit of ${MAX_CONFIG_BYTES} bytes (1 MiB)`,
+          },
+        ],
+      };
+    }
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason =
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message;
+    return { ok: false, problems: [{ path: '', message: `cannot read ${path}: ${reason}` }] };
+  }
+  const result = inspectConfig(text, options);
+  if (result.ok) result.config.source = path;
+  return result;
+}
+
+/** Validates configuration text, returning its problems instead of throwing. */
+export function inspectConfig(text: string, options: LoadConfigOptions = {}): ConfigResult {
+  const parsed = parseDocument(text, options.env ?? process.env);
+  if (parsed.data === undefined) return { ok: false, problems: parsed.problems };
+  const { config, findings } = readConfig(parsed.data);
+  const problems = [
+    ...parsed.problems,
+    ...findings.filter((f) => !covered(f, parsed)).map((f) => toProblem(f, parsed)),
+  ];
+  if (problems.length > 0) return { ok: false, problems: sortByLine(problems) };
+  return { ok: true, config };
+}
+
+/** True when an earlier problem already covers this location (or one above it). */
+function covered(finding: Finding, parsed: ParsedDocument): boolean {
+  for (let length = finding.segments.length; length >= 1; length--) {
+    if (parsed.reported.has(pathKey(finding.segments.slice(0, length)))) return true;
+  }
+  return false;
+}
+
+function toProblem(finding: Finding, parsed: ParsedDocument): ConfigProblem {
+  const problem: ConfigProblem = { path: formatPath(finding.segments), message: finding.message };
+  for (let length = finding.segments.length; length >= 1; length--) {
+    const position = parsed.positions.get(pathKey(finding.segments.slice(0, length)));
+    if (position !== undefined) return { ...problem, ...position };
+  }
+  return problem;
+}
+
+function sortByLine(problems: ConfigProblem[]): ConfigProblem[] {
+  return problems
+    .map((problem, index) => ({ problem, index }))
+    .sort((a, b) => (a.problem.line ?? 0) - (b.problem.line ?? 0) || a.index - b.index)
+    .map(({ problem }) => problem);
+}

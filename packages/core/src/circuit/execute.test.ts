@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { CircuitOpenError } from '../errors/circuit-open-error.js';
+import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
+import { CircuitBreaker } from './circuit-breaker.js';
+import type { CallEvent } from './events.js';
+
+const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+describe('CircuitBreaker.execute', () => {
+  it('resolves with the value of a synchronous fn and records a success', async () => {
+    const breaker = new CircuitBreaker({ name: 'sync' });
+    await expect(breaker.execute(() => 42)).resolves.toBe(42);
+    expect(breaker.stats()).toMatchObject({ successes: 1, failures: 0 });
+  });
+
+  it('resolves with the value of an async fn', async () => {
+    const breaker = new CircuitBreaker({ name: 'async' });
+    await expect(breaker.execute(async () => ({ ok: true }))).resolves.toEqual({ ok: true });
+    expect(breaker.stats().successes).toBe(1);
+  });
+
+  it('does not count an async call until it settles', async () => {
+    const breaker = new CircuitBreaker({ name: 'pending', failureThreshold: 1 });
+    const gate = deferred<string>();
+    const call = breaker.execute(() => gate.promise);
+    expect(breaker.stats().totalCalls).toBe(0);
+    gate.reject(new Error('down'));
+    await expect(call).rejects.toThrow('down');
+    expect(breaker.state).toBe('OPEN');
+  });
+
+  it('rejects with the error a synchronous fn throws and records a failure', async () => {
+    const breaker = new CircuitBreaker({ name: 'throws', failureThreshold: 1 });
+    const error = new Error('sync boom');
+    await expect(
+      breaker.execute(() => {
+        throw error;
+      }),
+    ).rejects.toBe(error);
+    expect(breaker.state).toBe('OPEN');
+  });
+
+  it('rejects with the error an async fn rejects with', async () => {
+    const breaker = new CircuitBreaker({ name: 'rejects', failureThreshold: 2 });
+    const error = new Error('async boom');
+    await expect(breaker.execute(() => Promise.reject(error))).rejects.toBe(error);
+    expect(breaker.stats()).toMatchObject({ failures: 1, consecutiveFailures: 1 });
+  });
+
+  it('gives fn an AbortSignal that does not fire without timeoutMs', async () => {
+    const breaker = new CircuitBreaker({ name: 'signal' });
+    const signal = await breaker.execute((s) => s);
+    expect(signal).toBeInstanceOf(AbortSignal);
+    expect(signal.aborted).toBe(false);
+  });
+
+  it('rejects with CircuitOpenError without calling fn when the circuit is open', async () => {
+    const breaker = new CircuitBreaker({ name: 'open' });
+    breaker.forceOpen();
+    let called = false;
+    const error = await breaker
+      .execute(() => {
+        called = true;
+      })
+      .catch((e: unknown) => e);
+    expect(called).toBe(false);
+    expect(error).toBeInstanceOf(CircuitOpenError);
+    expect(error).toMatchObject({ code: 'ECIRCUITOPEN', breaker: 'open', state: 'FORCED_OPEN', reason: 'forced_open' });
+  });
+
+  it('accepts a non-promise thenable', async () => {
+    const breaker = new CircuitBreaker({ name: 'thenable' });
+    // biome-ignore lint/suspicious/noThenProperty: the point is a thenable that is not a Promise
+    const thenable = { then: (resolve: (value: string) => void) => resolve('done') } as unknown as PromiseLike<string>;
+    await expect(breaker.execute(() => thenable)).resolves.toBe('done');
+    expect(breaker.stats().successes).toBe(1);
+  });
+
+  describe('with timeoutMs', () => {
+    it('aborts the signal and rejects with CircuitTimeoutError when fn runs too long', async () => {
+      const breaker = new CircuitBreaker({ name: 'slow', timeoutMs: 20, failureThreshold: 1 });
+      const timeouts: CallEvent[] = [];
+      breaker.on('timeout', (event) => timeouts.push(event));
+      let seen: AbortSignal | undefined;
+      const error = await breaker
+        .execute(
+          (signal) =>
+            new Promise((_, reject) => {
+              seen = signal;
+              signal.addEventListener('abort', () => reject(new Error('aborted by signal')));
+            }),
+        )
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(CircuitTimeoutError);
+      expect(error).toMatchObject({
+        name: 'CircuitTimeoutError',
+        code: 'ETIMEDOUT',
+        breaker: 'slow',
+        timeoutMs: 20,
+        message: 'Call through circuit breaker "slow" timed out after 20 ms',
+      });
+      expect(seen?.aborted).toBe(true);
+      expect(seen?.reason).toBe(error);
+      expect(breaker.state).toBe('OPEN');
+      expect(breaker.stats()).toMatchObject({ timeouts: 1, failures: 1, successes: 0 });
+      expect(timeouts).toHaveLength(1);
+    });
+
+    it('ignores a result that arrives after the timeout', async () => {
+      const breaker = new CircuitBreaker({ name: 'late', timeoutMs: 20, failureThreshold: 0 });
+      const gate = deferred<string>();
+      const call = breaker.execute(() => gate.promise);
+      await expect(call).rejects.toBeInstanceOf(CircuitTimeoutError);
+      gate.resolve('too late');
+      await gate.promise;
+      expect(breaker.stats()).toMatchObject({ totalCalls: 1, successes: 0, timeouts: 1 });
+    });
+
+    it('clears its timer when fn finishes in time', async () => {
+      const before = timers();
+      const breaker = new CircuitBreaker({ name: 'quick', timeoutMs: 60_000 });
+      const gate = deferred<number>();
+      const call = breaker.execute(() => gate.promise);
+      expect(timers()).toBe(before + 1);
+      gate.resolve(7);
+      await expect(call).resolves.toBe(7);
+      await expect(breaker.execute(() => 8)).resolves.toBe(8);
+      await expect(breaker.execute(() => Promise.reject(new Error('x')))).rejects.toThrow('x');
+      expect(timers()).toBe(before);
+    });
+
+    it('passes a signal that has not fired to a call that finishes in time', async () => {
+      const breaker = new CircuitBreaker({ name: 'fine', timeoutMs: 1_000 });
+      const signal = await breaker.execute((s) => s);
+      expect(signal.aborted).toBe(false);
+    });
+  });
+});

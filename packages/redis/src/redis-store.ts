@@ -1,0 +1,229 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { BreakerStore, BreakerSync, SyncTarget } from '@breakwater/core';
+import type { Redis } from 'ioredis';
+import { Availability } from './availability.js';
+import { type BindingHost, BreakerBinding } from './breaker-binding.js';
+import { type BreakerKeys, breakerKeys } from './keys.js';
+import {
+  isConnected,
+  type RedisClient,
+  type RedisStoreOptions,
+  STORE_DEFAULTS,
+  validateStoreOptions,
+} from './options.js';
+import type { Script } from './scripts.js';
+import { parseMessage, parseReply, type StoredState } from './stored-state.js';
+import { withTimeout } from './with-timeout.js';
+
+const DETACHED: BreakerSync = Object.freeze({ recorded() {}, transitioned() {}, detach() {} });
+
+/**
+ * Shares circuit-breaker state between the instances of a service through Redis (or Valkey):
+ * window counts, state changes, the HALF_OPEN probe budget, the open-time backoff, and the
+ * state itself for instances that start later. Calls never wait for Redis; when Redis is slow
+ * or down, breakers go on locally and catch up when it is back.
+ *
+ * @example
+ * const store = new RedisStore({ client: new Redis(process.env.REDIS_URL) });
+ * const registry = new Registry({ store });
+ */
+export class RedisStore implements BreakerStore, BindingHost {
+  readonly prefix: string;
+  /** The pub/sub channel for state changes and counts. */
+  readonly channel: string;
+  readonly flushIntervalMs: number;
+  readonly commandTimeoutMs: number;
+  readonly probeLeaseMs: number;
+  /** This store's identity in the cluster (its breakers add a sequence number). */
+  readonly instanceId = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  private readonly client: RedisClient;
+  private subscriber: RedisClient | undefined;
+  private readonly bindings = new Map<string, Set<BreakerBinding>>();
+  private readonly availability: Availability;
+  private sequence = 0;
+  private closed = false;
+  private markSubscribed!: () => void;
+  /** Settles once the channel subscription is active (or the store is closed). */
+  private readonly subscribed = new Promise<void>((resolve) => {
+    this.markSubscribed = resolve;
+  });
+
+  constructor(options: RedisStoreOptions) {
+    validateStoreOptions(options);
+    this.client = options.client;
+    this.prefix = options.prefix ?? STORE_DEFAULTS.prefix;
+    this.channel = `${this.prefix}events`;
+    this.flushIntervalMs = options.flushIntervalMs ?? STORE_DEFAULTS.flushIntervalMs;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? STORE_DEFAULTS.commandTimeoutMs;
+    this.probeLeaseMs = options.probeLeaseMs ?? STORE_DEFAULTS.probeLeaseMs;
+    this.availability = new Availability(options.logger, 'circuit breaker state');
+    this.client.on('ready', this.onReady);
+    this.client.on('close', this.onClose);
+  }
+
+  bind(target: SyncTarget): BreakerSync {
+    if (this.closed) return DETACHED;
+    this.subscribe();
+    const keys = breakerKeys(this.prefix, target.name);
+    const binding = new BreakerBinding(target, keys, `${this.instanceId}#${++this.sequence}`, this);
+    let set = this.bindings.get(keys.tag);
+    if (set === undefined) {
+      set = new Set();
+      this.bindings.set(keys.tag, set);
+    }
+    set.add(binding);
+    void binding.resync();
+    return binding;
+  }
+
+  /**
+   * Resolves `true` once every breaker bound so far has read the cluster's state and the store
+   * listens to the others' changes, or `false` when that takes longer than `timeoutMs` (Redis
+   * slow or down). Never rejects.
+   */
+  synced(timeoutMs = this.commandTimeoutMs * 2): Promise<boolean> {
+    const all: Promise<void>[] = this.subscriber === undefined ? [] : [this.subscribed];
+    for (const set of this.bindings.values()) for (const binding of set) all.push(binding.loaded);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      timer.unref();
+      void Promise.all(all).then(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  /**
+   * Stops sharing: breakers bound here go on locally, the pub/sub connection closes and the
+   * timers stop. The client passed in stays open: it is yours.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.markSubscribed();
+    this.client.off('ready', this.onReady);
+    this.client.off('close', this.onClose);
+    for (const set of [...this.bindings.values()]) for (const binding of [...set]) binding.detach();
+    this.bindings.clear();
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    if (subscriber === undefined) return;
+    subscriber.off('message', this.onMessage);
+    subscriber.off('ready', this.onSubscriberReady);
+    try {
+      if (subscriber.status === 'ready') await withTimeout(subscriber.quit(), this.commandTimeoutMs);
+      else subscriber.disconnect();
+    } catch {
+      subscriber.disconnect();
+    }
+  }
+
+  // --- BindingHost: for this store's breaker bindings, not part of the API ------------------
+
+  /** @internal */
+  connected(): boolean {
+    return !this.closed && isConnected(this.client);
+  }
+
+  /** @internal */
+  sharing(): boolean {
+    return this.availability.available && this.connected();
+  }
+
+  /** @internal */
+  async run(
+    script: Script,
+    keys: BreakerKeys,
+    args: readonly (string | number)[],
+  ): Promise<{ stored: StoredState; extra: number[] } | undefined> {
+    if (!this.connected()) return undefined;
+    try {
+      const reply = parseReply(await withTimeout(this.evaluate(script, keys, args), this.commandTimeoutMs));
+      if (this.availability.succeeded()) this.resyncAll();
+      return reply;
+    } catch (error) {
+      if (!this.closed) this.availability.failed(error);
+      return undefined;
+    }
+  }
+
+  /** @internal */
+  unbind(binding: BreakerBinding): void {
+    const set = this.bindings.get(binding.keys.tag);
+    if (set === undefined) return;
+    set.delete(binding);
+    if (set.size === 0) this.bindings.delete(binding.keys.tag);
+  }
+
+  // --- internals --------------------------------------------------------------------------
+
+  private async evaluate(script: Script, keys: BreakerKeys, args: readonly (string | number)[]): Promise<unknown> {
+    const client = this.client as Redis;
+    try {
+      return await client.evalsha(script.sha, 2, keys.state, keys.counts, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return client.eval(script.lua, 2, keys.state, keys.counts, ...args);
+    }
+  }
+
+  private subscribe(): void {
+    if (this.subscriber !== undefined) return;
+    const subscriber = this.client.duplicate() as RedisClient;
+    this.subscriber = subscriber;
+    subscriber.on('error', (error: unknown) => {
+      if (!this.closed) this.availability.failed(error);
+    });
+    subscriber.on('message', this.onMessage);
+    subscriber.on('ready', this.onSubscriberReady);
+    this.listen();
+  }
+
+  /** Subscribes, then reads what may have been missed before the subscription took effect. */
+  private listen(): void {
+    this.subscriber?.subscribe(this.channel).then(
+      () => {
+        this.markSubscribed();
+        this.resyncAll();
+      },
+      (error: unknown) => {
+        if (!this.closed) this.availability.failed(error);
+      },
+    );
+  }
+
+  private resyncAll(): void {
+    if (this.closed) return;
+    for (const set of this.bindings.values()) for (const binding of set) void binding.resync();
+  }
+
+  private readonly onReady = (): void => {
+    if (this.closed) return;
+    this.availability.succeeded();
+    this.resyncAll();
+  };
+
+  // ioredis subscribes again by itself after a reconnect; subscribing once more (a no-op for
+  // Redis) tells us when that has taken effect, on the same connection.
+  private readonly onSubscriberReady = (): void => {
+    if (!this.closed) this.listen();
+  };
+
+  private readonly onClose = (): void => {
+    if (!this.closed) this.availability.failed(new Error('connection closed'));
+  };
+
+  private readonly onMessage = (channel: string, text: string): void => {
+    if (channel !== this.channel) return;
+    const message = parseMessage(text);
+    if (message === undefined) return;
+    const set = this.bindings.get(message.tag);
+    if (set === undefined) return;
+    for (const binding of set) {
+      if (message.kind === 'state') binding.observe(message.stored, false);
+      else if (message.counts.origin !== binding.id) binding.merge(message.counts);
+    }
+  };
+}

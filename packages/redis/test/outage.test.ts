@@ -1,0 +1,188 @@
+import { type BreakerDefaults, CircuitState } from '@breakwater/core';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { RedisStore } from '../src/index.js';
+import { createInstance, freePortInstance, type Instance, sleep, waitFor } from './instances.js';
+import { type RedisServer, startRedisServer } from './redis-server.js';
+
+let redis: RedisServer;
+let instances: Instance[] = [];
+let testNumber = 0;
+let prefix = '';
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+
+afterAll(async () => {
+  await redis?.kill();
+});
+
+beforeEach(() => {
+  prefix = `outage${++testNumber}:`;
+});
+
+afterEach(async () => {
+  await Promise.all(instances.map((i) => i.close()));
+  instances = [];
+});
+
+async function instance(defaults: BreakerDefaults, commandTimeoutMs = 1000): Promise<Instance> {
+  const created = createInstance(redis.port, prefix, defaults, { commandTimeoutMs });
+  instances.push(created);
+  created.breaker();
+  expect(await created.store.synced()).toBe(true);
+  return created;
+}
+
+async function fail(inst: Instance, name = 'payments'): Promise<void> {
+  await inst
+    .breaker(name)
+    .execute(async () => {
+      throw new Error('downstream failed');
+    })
+    .catch(() => {});
+}
+
+/** Successful calls through `name` on every instance, one after another per instance, until stopped. */
+function traffic(all: Instance[], name = 'payments') {
+  const result = { ok: 0, failed: 0, maxLatencyMs: 0 };
+  let running = true;
+  const loops = all.map(async (inst) => {
+    while (running) {
+      const started = performance.now();
+      try {
+        await inst.breaker(name).execute(async () => 'ok');
+        result.ok++;
+      } catch {
+        result.failed++;
+      }
+      result.maxLatencyMs = Math.max(result.maxLatencyMs, performance.now() - started);
+      await sleep(1);
+    }
+  });
+  return {
+    result,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return result;
+    },
+  };
+}
+
+async function reconnected(all: Instance[]): Promise<void> {
+  await waitFor(() => all.every((i) => i.client.status === 'ready'), 'the clients to reconnect', 5000);
+  for (const inst of all) expect(await inst.store.synced()).toBe(true);
+}
+
+describe('RedisStore when Redis is down, slow or restarted', () => {
+  it('keeps traffic flowing with local breaking while Redis is killed and restarted, and warns once', async () => {
+    const a = await instance({ failureThreshold: 2 });
+    const b = await instance({ failureThreshold: 2 });
+    a.breaker('orders');
+    b.breaker('orders');
+    const load = traffic([a, b]);
+    await sleep(200);
+
+    await redis.kill();
+    await sleep(300);
+    // Local breaking goes on: A's "orders" opens here, B does not hear of it yet.
+    await fail(a, 'orders');
+    await fail(a, 'orders');
+    expect(a.breaker('orders').state).toBe(CircuitState.OPEN);
+    expect(b.breaker('orders').state).toBe(CircuitState.CLOSED);
+    await sleep(300);
+
+    await redis.start();
+    await reconnected([a, b]);
+    // What changed during the outage reaches the others once Redis is back (it lost every key).
+    await waitFor(() => b.breaker('orders').state === CircuitState.OPEN, 'B to learn that "orders" opened');
+    await sleep(100);
+    const { ok, failed, maxLatencyMs } = await load.stop();
+
+    expect(failed).toBe(0);
+    expect(ok).toBeGreaterThan(50);
+    // No call waited on Redis (its command timeout here is 1000 ms).
+    expect(maxLatencyMs).toBeLessThan(500);
+    expect(a.warnings).toHaveLength(1);
+    expect(b.warnings).toHaveLength(1);
+    expect(a.warnings[0]).toMatch(/Redis unavailable/);
+    expect(a.infos).toHaveLength(1);
+    expect(b.infos).toHaveLength(1);
+
+    // And sharing works again: a trip on B reaches A.
+    await fail(b);
+    await fail(b);
+    await waitFor(() => a.breaker().state === CircuitState.OPEN, 'A to open after B tripped');
+  });
+
+  it('keeps an open circuit across a Redis restart that lost every key', async () => {
+    const defaults = { failureThreshold: 1, recoveryTimeoutMs: 30_000 };
+    const a = await instance(defaults);
+    const b = await instance(defaults);
+    await fail(a);
+    await waitFor(() => b.breaker().state === CircuitState.OPEN, 'B to open');
+    const { nextAttemptTime } = a.breaker().stats();
+
+    await redis.kill();
+    await redis.start();
+    await reconnected([a, b]);
+    await waitFor(
+      async () => (await a.client.hget(`${prefix}{payments}:state`, 's')) === 'OPEN',
+      'the open state to be stored again',
+    );
+
+    const late = await instance(defaults);
+    expect(late.breaker().state).toBe(CircuitState.OPEN);
+    expect(late.breaker().stats().nextAttemptTime).toBe(nextAttemptTime);
+  });
+
+  it('treats a Redis that stops answering like one that is down: calls go on, one warning, then re-sync', async () => {
+    const a = await instance({ failureThreshold: 2 }, 100);
+    const b = await instance({ failureThreshold: 2 }, 100);
+    const load = traffic([a, b], 'catalog');
+    await sleep(100);
+
+    const frozen = redis.freeze(800);
+    await sleep(150);
+    await fail(a);
+    await fail(a);
+    expect(a.breaker().state).toBe(CircuitState.OPEN);
+    await frozen;
+
+    await waitFor(() => b.breaker().state === CircuitState.OPEN, 'B to open once Redis answers again');
+    const { ok, failed, maxLatencyMs } = await load.stop();
+    expect(failed).toBe(0);
+    expect(ok).toBeGreaterThan(50);
+    // Nothing waited on the frozen server: calls went on during its 800 ms.
+    expect(maxLatencyMs).toBeLessThan(500);
+    await waitFor(() => a.infos.length === 1 && b.infos.length === 1, 'both stores to note that Redis is back');
+    expect(a.warnings).toHaveLength(1);
+    expect(b.warnings).toHaveLength(1);
+  });
+
+  it('starts with local breaking when Redis is unreachable, and never throws', async () => {
+    const dead = await freePortInstance(prefix, { failureThreshold: 1 });
+    instances.push(dead);
+    const breaker = dead.breaker();
+    await expect(breaker.execute(async () => 'ok')).resolves.toBe('ok');
+    await fail(dead);
+    expect(breaker.state).toBe(CircuitState.OPEN);
+    expect(await dead.store.synced(100)).toBe(false);
+    await waitFor(() => dead.warnings.length === 1, 'one warning');
+    await sleep(200);
+    expect(dead.warnings).toHaveLength(1);
+  });
+
+  it('rejects invalid options with a TypeError naming the option', () => {
+    const client = new Redis({ lazyConnect: true });
+    expect(() => new RedisStore({ client, prefix: 'a{b' })).toThrow(/Invalid option "prefix": got "a\{b"/);
+    expect(() => new RedisStore({ client, flushIntervalMs: 0 })).toThrow(/Invalid option "flushIntervalMs": got 0/);
+    expect(() => new RedisStore({ client, commandTimeoutMs: -1 })).toThrow(TypeError);
+    expect(() => new RedisStore({ client: {} as Redis })).toThrow(/Invalid option "client"/);
+    expect(() => new RedisStore({ client, nope: 1 } as never)).toThrow(/Unknown option "nope"/);
+    expect(() => new RedisStore(undefined as never)).toThrow(TypeError);
+    client.disconnect();
+  });
+});

@@ -1,0 +1,133 @@
+import { once } from 'node:events';
+import { CircuitOpenError, FallbackEngine, Registry, type RequestInfo } from '@breakwater/core';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RedisCacheStore } from '../src/index.js';
+import { sleep } from './instances.js';
+import { freePort, type RedisServer, startRedisServer } from './redis-server.js';
+
+let redis: RedisServer;
+let clients: Redis[] = [];
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+
+afterAll(async () => {
+  await redis?.kill();
+});
+
+afterEach(() => {
+  for (const client of clients) client.disconnect();
+  clients = [];
+});
+
+function client(port = redis.port): Redis {
+  const created = new Redis({ port, host: '127.0.0.1', retryStrategy: () => 50 });
+  created.on('error', () => {});
+  clients.push(created);
+  return created;
+}
+
+async function connected(): Promise<Redis> {
+  const created = client();
+  await once(created, 'ready');
+  return created;
+}
+
+const entry = {
+  status: 200,
+  headers: { 'content-type': 'application/json' },
+  body: '{"ok":true}',
+  binary: false,
+  storedAt: 1,
+};
+
+describe('RedisCacheStore', () => {
+  it('shares entries between instances', async () => {
+    const a = new RedisCacheStore({ client: await connected(), prefix: 'cache1:' });
+    const b = new RedisCacheStore({ client: await connected(), prefix: 'cache1:' });
+    await a.set('GET /users/1', entry, 10_000);
+    expect(await b.get('GET /users/1')).toEqual(entry);
+    expect(await b.get('GET /users/2')).toBeUndefined();
+  });
+
+  it('works from the start, while the client is still connecting', async () => {
+    const fresh = client();
+    expect(fresh.status).toBe('connecting');
+    const store = new RedisCacheStore({ client: fresh, prefix: 'cache5:' });
+    await store.set('k', entry, 10_000);
+    expect(await store.get('k')).toEqual(entry);
+  });
+
+  it('lets entries expire after their ttl', async () => {
+    const store = new RedisCacheStore({ client: await connected(), prefix: 'cache2:' });
+    await store.set('k', entry, 50);
+    expect(await store.get('k')).toEqual(entry);
+    await sleep(120);
+    expect(await store.get('k')).toBeUndefined();
+  });
+
+  it('keeps keys apart whatever characters they hold', async () => {
+    const store = new RedisCacheStore({ client: await connected(), prefix: 'cache3:' });
+    const keys = ['GET /a b', 'GET /a%20b', '\ud800', '\ufffd', 'GET /ü'];
+    for (const [i, key] of keys.entries()) await store.set(key, { ...entry, status: 200 + i }, 10_000);
+    for (const [i, key] of keys.entries()) expect((await store.get(key))?.status).toBe(200 + i);
+  });
+
+  it('answers a miss at once, and warns once, when Redis is unreachable', async () => {
+    const warnings: unknown[] = [];
+    const store = new RedisCacheStore({
+      client: client(await freePort()),
+      logger: { warn: (m: unknown) => warnings.push(m), info: () => {} },
+    });
+    await sleep(100);
+    for (let i = 0; i < 20; i++) {
+      const started = performance.now();
+      expect(await store.get('k')).toBeUndefined();
+      await store.set('k', entry, 1000);
+      expect(performance.now() - started).toBeLessThan(50);
+    }
+    expect(warnings).toHaveLength(1);
+  });
+
+  it('serves the cache fallback on one instance from a response another instance stored', async () => {
+    const registry = new Registry();
+    const fallback = { strategy: 'cache' as const, ttlMs: 60_000 };
+    const a = new FallbackEngine(
+      { ...fallback, store: new RedisCacheStore({ client: await connected(), prefix: 'cache4:' }) },
+      {
+        registry,
+      },
+    );
+    const b = new FallbackEngine(
+      { ...fallback, store: new RedisCacheStore({ client: await connected(), prefix: 'cache4:' }) },
+      {
+        registry,
+      },
+    );
+    const info: RequestInfo = { method: 'GET', url: '/prices?currency=eur', headers: {} };
+    a.remember(
+      info,
+      undefined,
+      { status: 200, headers: { 'content-type': 'application/json' }, body: '[1,2]' },
+      Date.now(),
+    );
+    await sleep(50);
+
+    const breaker = registry.getOrCreate('prices');
+    breaker.forceOpen();
+    const response = await b.respond(info, undefined, breaker.rejectionError(), breaker);
+    expect(response?.status).toBe(200);
+    expect(response?.body).toBe('[1,2]');
+    expect(response?.headers['x-circuit-fallback']).toBe('cache');
+    expect(breaker.rejectionError()).toBeInstanceOf(CircuitOpenError);
+  });
+
+  it('rejects invalid options with a TypeError naming the option', () => {
+    const lazy = new Redis({ lazyConnect: true });
+    expect(() => new RedisCacheStore({ client: lazy, timeoutMs: 0 })).toThrow(/Invalid option "timeoutMs": got 0/);
+    expect(() => new RedisCacheStore({ client: 'redis://x' as never })).toThrow(/Invalid option "client"/);
+    lazy.disconnect();
+  });
+});
