@@ -1,0 +1,117 @@
+import {
+  type CircuitTimeoutError,
+  type FallbackEngine,
+  type HttpCall,
+  HttpGuard,
+  type HttpOptions,
+  type RequestInfo,
+} from '@breakwater/core';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import onFinished from 'on-finished';
+import { captureBody } from './body-capture.js';
+import { lruStore } from './lru-store.js';
+import { readBody } from './read-body.js';
+import { silence, writeResponse } from './write-response.js';
+
+/**
+ * Options of the Express middleware: every breaker option (`failureThreshold`, `timeoutMs`,
+ * `recoveryTimeoutMs`, …) plus `name`, `registry`, `key(req)`, `failureStatusCodes`,
+ * `fallback`, `onOpen(req, error)`, `logger` and `maxBreakers`.
+ */
+export type ExpressBreakerOptions = HttpOptions<Request>;
+
+const DEFAULT_MAX_ENTRY_BYTES = 1_048_576;
+
+function requestInfo(req: Request): RequestInfo {
+  return {
+    method: req.method,
+    url: req.originalUrl ?? req.url,
+    headers: req.headers,
+    body: () => readBody(req, req.body),
+  };
+}
+
+/**
+ * Express middleware (Express 4 and 5) that runs each request under a circuit breaker. A refused
+ * request gets the structured 503 (or the fallback) and never reaches the handler; an admitted
+ * one is counted by the status it finishes with, as a timeout after `timeoutMs`, or not at all
+ * when the client goes away first.
+ *
+ * @example
+ * app.get('/api/products', circuitBreaker({ name: 'products', timeoutMs: 800 }), handler);
+ */
+export function circuitBreaker(options: ExpressBreakerOptions): RequestHandler {
+  const guard = new HttpGuard<Request>(options, { memoryStore: lruStore });
+  if (options.name === undefined && options.key === undefined) {
+    throw new TypeError('Invalid options: give a "name" or a "key" function, so that requests have a breaker');
+  }
+  const fallback = options.fallback;
+  const captureLimit =
+    fallback !== undefined && fallback !== false && fallback.strategy === 'cache'
+      ? (fallback.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES)
+      : DEFAULT_MAX_ENTRY_BYTES;
+
+  function admitted(req: Request, res: Response, call: HttpCall, engine: FallbackEngine<Request> | undefined): void {
+    const info = requestInfo(req);
+    const capture = engine?.wantsResponse(info) === true ? captureBody(res, captureLimit) : undefined;
+    let fallbackSent = false;
+    onFinished(res, (error) => {
+      if (error !== null && error !== undefined) {
+        call.abort();
+        return;
+      }
+      if (!res.writableFinished) {
+        call.abort();
+        return;
+      }
+      call.complete(res.statusCode);
+      if (capture === undefined || fallbackSent || call.timedOut || engine === undefined) return;
+      const body = capture.body();
+      if (body === undefined) return;
+      engine.remember(
+        info,
+        req,
+        { status: res.statusCode, headers: res.getHeaders(), body },
+        call.breaker.options.clock.now(),
+      );
+    });
+    if (engine === undefined) {
+      call.armTimeout();
+      return;
+    }
+    call.armTimeout((error: CircuitTimeoutError) => {
+      if (res.headersSent) return;
+      void guard.refusal(info, req, error, call.breaker).then((wire) => {
+        if (res.headersSent || res.writableEnded || res.destroyed) return;
+        fallbackSent = true;
+        capture?.stop();
+        try {
+          writeResponse(res, wire);
+        } catch {
+          // The fallback could not be written (an invalid header): the handler's own answer will do.
+          return;
+        }
+        silence(res);
+      });
+    });
+  }
+
+  return function breakwater(req: Request, res: Response, next: NextFunction): void {
+    let admission: ReturnType<typeof guard.admit>;
+    try {
+      admission = guard.admit(req);
+    } catch (error) {
+      next(error);
+      return;
+    }
+    if (admission.error !== undefined) {
+      guard
+        .refusal(requestInfo(req), req, admission.error, admission.breaker)
+        .then((wire) => writeResponse(res, wire))
+        .catch(next);
+      return;
+    }
+    admitted(req, res, admission.call, guard.engine(admission.call.breaker.name));
+    next();
+  };
+}

@@ -1,0 +1,73 @@
+import type { IncomingMessage } from 'node:http';
+
+/** Largest request body read for forwarding to an alternative service. */
+export const MAX_BODY_BYTES = 1_048_576;
+
+function readStream(req: IncomingMessage): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        cleanup();
+        req.resume();
+        reject(new RangeError(`request body larger than ${MAX_BODY_BYTES} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (error: Error): void => {
+      cleanup();
+      reject(error);
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(new Error('request closed before its body was read'));
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
+function isFlat(value: object): value is Record<string, string | string[]> {
+  return Object.values(value).every(
+    (item) => typeof item === 'string' || (Array.isArray(item) && item.every((v) => typeof v === 'string')),
+  );
+}
+
+function serialize(parsed: unknown, contentType: string | undefined): Uint8Array | string | undefined {
+  if (parsed === undefined || parsed === null) return undefined;
+  if (typeof parsed === 'string' || parsed instanceof Uint8Array) return parsed;
+  if (typeof parsed !== 'object') return String(parsed);
+  if (contentType?.toLowerCase().includes('application/x-www-form-urlencoded') && isFlat(parsed)) {
+    const form = new URLSearchParams();
+    for (const [name, value] of Object.entries(parsed)) {
+      for (const item of Array.isArray(value) ? value : [value]) form.append(name, item);
+    }
+    return form.toString();
+  }
+  return JSON.stringify(parsed);
+}
+
+/**
+ * The request body for forwarding: the raw bytes when nothing has read the stream yet (at most
+ * 1 MiB), else what a body parser left (a string or bytes as they are, a form as a form, other
+ * objects as JSON).
+ */
+export function readBody(req: IncomingMessage, parsed: unknown): Promise<Uint8Array | string | undefined> {
+  if (!req.readableDidRead && !req.readableEnded) return readStream(req);
+  return Promise.resolve(serialize(parsed, req.headers['content-type']));
+}

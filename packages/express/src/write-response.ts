@@ -1,0 +1,48 @@
+import type { ServerResponse } from 'node:http';
+import type { WireResponse } from '@breakwater/core';
+
+const BODILESS = new Set([204, 205, 304]);
+
+/** Writes a wire response with Node's own API, so it works the same under every framework version. */
+export function writeResponse(res: ServerResponse, wire: WireResponse): void {
+  res.statusCode = wire.status;
+  for (const [name, value] of Object.entries(wire.headers)) res.setHeader(name, value);
+  if (BODILESS.has(wire.status) || wire.status < 200) {
+    res.end();
+    return;
+  }
+  res.setHeader('content-length', typeof wire.body === 'string' ? Buffer.byteLength(wire.body) : wire.body.byteLength);
+  res.end(wire.body);
+}
+
+function callbackOf(args: unknown[]): (() => void) | undefined {
+  const last = args[args.length - 1];
+  return typeof last === 'function' ? (last as () => void) : undefined;
+}
+
+/**
+ * Turns every later header or body write on `res` into a no-op, so a handler that answers after
+ * a fallback was sent finishes quietly instead of failing with "headers already sent" or
+ * "write after end".
+ */
+export function silence(res: ServerResponse): void {
+  const target = res as unknown as Record<string, unknown>;
+  const self = (): ServerResponse => res;
+  const nothing = (): void => undefined;
+  target.setHeader = self;
+  target.appendHeader = self;
+  target.writeHead = self;
+  target.removeHeader = nothing;
+  target.flushHeaders = nothing;
+  target.addTrailers = nothing;
+  target.write = (...args: unknown[]): boolean => {
+    const callback = callbackOf(args);
+    if (callback !== undefined) process.nextTick(callback);
+    return true;
+  };
+  target.end = (...args: unknown[]): ServerResponse => {
+    const callback = callbackOf(args);
+    if (callback !== undefined) process.nextTick(callback);
+    return res;
+  };
+}

@@ -1,0 +1,344 @@
+import { CircuitOpenError, CircuitTimeoutError, Registry } from '@breakwater/core';
+import type { Request, Response } from 'express';
+import express4 from 'express4';
+import express5 from 'express5';
+import { afterEach, describe, expect, it } from 'vitest';
+import { circuitBreaker, type ExpressBreakerOptions } from '../src/index.js';
+import { closeAll, delay, listen, ManualClock, rejectionBody, request, until } from './helpers.js';
+
+afterEach(closeAll);
+
+const majors = [
+  { major: 4, express: express4 },
+  { major: 5, express: express5 },
+] as const;
+
+describe.each(majors)('Express $major fallbacks', ({ express }) => {
+  /**
+   * An app with one GET/POST route `/items` under a breaker that opens on the first failure;
+   * `route.status` sets what the handler answers, `route.headers` adds headers.
+   */
+  async function serve(options: Partial<ExpressBreakerOptions>, setup?: (app: ReturnType<typeof express>) => void) {
+    const registry = new Registry();
+    const clock = new ManualClock();
+    const route = { status: 200, entered: 0, headers: {} as Record<string, string> };
+    const app = express();
+    setup?.(app);
+    const mw = circuitBreaker({
+      name: 'items',
+      registry,
+      clock,
+      failureThreshold: 1,
+      recoveryTimeoutMs: 60_000,
+      ...options,
+    });
+    const handler = (req: Request, res: Response): void => {
+      route.entered++;
+      res.set(route.headers);
+      res.status(route.status).json({ url: req.originalUrl, n: route.entered });
+    };
+    app.get('/items', mw, handler);
+    app.post('/items', mw, handler);
+    const { url } = await listen(app);
+    /** Makes the next request fail so that the circuit opens. */
+    const open = async (): Promise<void> => {
+      route.status = 500;
+      await request(`${url}/items?open`);
+      route.status = 200;
+      expect(registry.get('items')?.state).toBe('OPEN');
+    };
+    return { registry, clock, route, url, open };
+  }
+
+  it('answers with the default response while open', async () => {
+    const { url, route, open } = await serve({
+      fallback: { strategy: 'default', response: { status: 200, headers: { 'x-degraded': '1' }, body: { items: [] } } },
+    });
+    await open();
+    const entered = route.entered;
+
+    const answer = await request(`${url}/items`);
+
+    expect(answer.status).toBe(200);
+    expect(answer.json()).toEqual({ items: [] });
+    expect(answer.headers.get('x-circuit-fallback')).toBe('default');
+    expect(answer.headers.get('x-degraded')).toBe('1');
+    expect(route.entered).toBe(entered);
+  });
+
+  it('gives a custom handler the Express request and the CircuitOpenError', async () => {
+    const { url, open } = await serve({
+      fallback: {
+        strategy: 'custom',
+        handler: (req, error) => ({
+          status: 202,
+          body: { path: req.originalUrl, user: req.get('x-user'), open: error instanceof CircuitOpenError },
+        }),
+      },
+    });
+    await open();
+
+    const answer = await request(`${url}/items?page=2`, { headers: { 'x-user': 'ada' } });
+
+    expect(answer.status).toBe(202);
+    expect(answer.json()).toEqual({ path: '/items?page=2', user: 'ada', open: true });
+    expect(answer.headers.get('x-circuit-fallback')).toBe('custom');
+  });
+
+  it('sends the structured 503 when the fallback handler throws', async () => {
+    const { url, open } = await serve({
+      fallback: {
+        strategy: 'custom',
+        handler: () => {
+          throw new Error('fallback broke');
+        },
+      },
+    });
+    await open();
+
+    const answer = await request(`${url}/items`);
+
+    expect(answer.status).toBe(503);
+    expect(answer.text).toBe(rejectionBody('items', 60));
+    expect(answer.headers.get('x-circuit-fallback')).toBeNull();
+  });
+
+  describe('cache', () => {
+    it('serves the last 2xx response for the URL while open', async () => {
+      const { url, open, route } = await serve({ fallback: { strategy: 'cache' } });
+      const fresh = await request(`${url}/items?page=1`);
+      await open();
+      const entered = route.entered;
+
+      const cached = await request(`${url}/items?page=1`);
+
+      expect(cached.status).toBe(200);
+      expect(cached.text).toBe(fresh.text);
+      expect(cached.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(cached.headers.get('x-circuit-fallback')).toBe('cache');
+      expect(route.entered).toBe(entered);
+      expect((await request(`${url}/items?page=2`)).status).toBe(503);
+    });
+
+    it('stops serving an entry older than ttlMs', async () => {
+      const { url, open, clock } = await serve({ fallback: { strategy: 'cache', ttlMs: 1_000 } });
+      await request(`${url}/items`);
+      await open();
+
+      clock.advance(500);
+      const young = await request(`${url}/items`);
+      clock.advance(1_000);
+      const old = await request(`${url}/items`);
+
+      expect(young.status).toBe(200);
+      expect(young.headers.get('x-circuit-fallback')).toBe('cache');
+      expect(old.status).toBe(503);
+    });
+
+    it('keeps at most maxEntries responses, dropping the least recently used', async () => {
+      const { url, open } = await serve({ fallback: { strategy: 'cache', maxEntries: 2 } });
+      for (const page of [1, 2, 3]) await request(`${url}/items?page=${page}`);
+      await open();
+
+      expect((await request(`${url}/items?page=1`)).status).toBe(503);
+      expect((await request(`${url}/items?page=2`)).status).toBe(200);
+      expect((await request(`${url}/items?page=3`)).status).toBe(200);
+    });
+
+    it('does not keep non-2xx responses', async () => {
+      const { url, open, route } = await serve({ fallback: { strategy: 'cache' } });
+      route.status = 404;
+      await request(`${url}/items?missing`);
+      route.status = 200;
+      await open();
+
+      expect((await request(`${url}/items?missing`)).status).toBe(503);
+    });
+
+    it('does not keep responses with Set-Cookie or Cache-Control: private, nor to requests with Authorization', async () => {
+      const { url, open, route } = await serve({ fallback: { strategy: 'cache' } });
+      route.headers = { 'set-cookie': 'session=1' };
+      await request(`${url}/items?cookie`);
+      route.headers = { 'cache-control': 'private, max-age=60' };
+      await request(`${url}/items?private`);
+      route.headers = {};
+      await request(`${url}/items?auth`, { headers: { authorization: 'Bearer secret' } });
+      await request(`${url}/items?public`);
+      await open();
+
+      expect((await request(`${url}/items?cookie`)).status).toBe(503);
+      expect((await request(`${url}/items?private`)).status).toBe(503);
+      expect((await request(`${url}/items?auth`)).status).toBe(503);
+      expect((await request(`${url}/items?auth`, { headers: { authorization: 'Bearer secret' } })).status).toBe(503);
+      expect((await request(`${url}/items?public`)).status).toBe(200);
+    });
+  });
+
+  describe('alternative_service', () => {
+    async function backup() {
+      return listen((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (chunk: Buffer) => chunks.push(chunk));
+        req.on('end', () => {
+          res.setHeader('content-type', 'application/json');
+          res.end(
+            JSON.stringify({
+              method: req.method,
+              url: req.url,
+              type: req.headers['content-type'] ?? null,
+              body: Buffer.concat(chunks).toString(),
+            }),
+          );
+        });
+      });
+    }
+
+    it('forwards method, path, query and a parsed JSON body to the backup and relays its answer', async () => {
+      const alternate = await backup();
+      const { url, open } = await serve({ fallback: { strategy: 'alternative_service', url: alternate.url } }, (app) =>
+        app.use(express.json()),
+      );
+      await open();
+
+      const answer = await request(`${url}/items?x=1`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ a: 1 }),
+      });
+
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('x-circuit-fallback')).toBe('alternative_service');
+      expect(answer.json()).toEqual({ method: 'POST', url: '/items?x=1', type: 'application/json', body: '{"a":1}' });
+    });
+
+    it('forwards a body no parser has read, byte for byte', async () => {
+      const alternate = await backup();
+      const { url, open } = await serve({ fallback: { strategy: 'alternative_service', url: `${alternate.url}/v2` } });
+      await open();
+
+      const answer = await request(`${url}/items`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain' },
+        body: 'hello backup',
+      });
+
+      expect(answer.json()).toEqual({ method: 'POST', url: '/v2/items', type: 'text/plain', body: 'hello backup' });
+    });
+
+    it('sends the structured 503 when the backup is down', async () => {
+      const alternate = await backup();
+      const { url, open } = await serve({ fallback: { strategy: 'alternative_service', url: alternate.url } });
+      await alternate.close();
+      await open();
+
+      const answer = await request(`${url}/items`);
+
+      expect(answer.status).toBe(503);
+      expect(answer.text).toBe(rejectionBody('items', 60));
+    });
+  });
+
+  describe('on timeout', () => {
+    async function slowApp(options: Partial<ExpressBreakerOptions>, late: (res: Response) => void) {
+      const registry = new Registry();
+      const app = express();
+      const route = { slow: true, finished: false, lateError: undefined as unknown };
+      app.get('/slow', circuitBreaker({ name: 'slow', registry, timeoutMs: 50, ...options }), async (_req, res) => {
+        if (route.slow) await delay(250);
+        try {
+          late(res);
+        } catch (error) {
+          route.lateError = error;
+        }
+        route.finished = true;
+      });
+      const { url } = await listen(app);
+      return { registry, route, url };
+    }
+
+    it('sends the fallback at the deadline and quietly discards the late answer', async () => {
+      const { registry, route, url } = await slowApp(
+        { fallback: { strategy: 'default', response: { body: { fallback: true } } } },
+        (res) => {
+          res.setHeader('x-late', '1');
+          res.status(200).json({ late: true });
+        },
+      );
+
+      const answer = await request(`${url}/slow`);
+      expect(answer.json()).toEqual({ fallback: true });
+      expect(answer.headers.get('x-circuit-fallback')).toBe('default');
+      expect(answer.headers.get('x-late')).toBeNull();
+      await until(() => route.finished);
+      await delay(20);
+
+      expect(route.lateError).toBeUndefined();
+      expect(registry.get('slow')?.stats()).toMatchObject({ timeouts: 1, successes: 0 });
+      route.slow = false;
+      const fast = await request(`${url}/slow`);
+      expect(fast.json()).toEqual({ late: true });
+      expect(registry.get('slow')?.stats()).toMatchObject({ timeouts: 1, successes: 1 });
+    });
+
+    it('discards a late streamed answer written with write() and end()', async () => {
+      const { route, url } = await slowApp(
+        { fallback: { strategy: 'default', response: { body: 'fallback' } } },
+        (res) => {
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          res.write('late ');
+          res.end('answer');
+        },
+      );
+
+      const answer = await request(`${url}/slow`);
+      await until(() => route.finished);
+      await delay(20);
+
+      expect(answer.text).toBe('fallback');
+      expect(route.lateError).toBeUndefined();
+    });
+
+    it('sends a 503 at the deadline when the fallback fails, and discards the late answer', async () => {
+      const { route, url } = await slowApp(
+        {
+          fallback: {
+            strategy: 'custom',
+            handler: () => {
+              throw new Error('fallback broke');
+            },
+          },
+        },
+        (res) => res.json({ late: true }),
+      );
+
+      const answer = await request(`${url}/slow`);
+      await until(() => route.finished);
+
+      expect(answer.status).toBe(503);
+      expect(answer.json()).toMatchObject({
+        error: 'Service Unavailable',
+        message: 'Service slow is temporarily unavailable',
+      });
+      expect(route.lateError).toBeUndefined();
+    });
+
+    it('hands a custom fallback the CircuitTimeoutError', async () => {
+      const { url } = await slowApp(
+        {
+          fallback: {
+            strategy: 'custom',
+            handler: (req, error) => ({
+              body: { url: req.originalUrl, timeout: error instanceof CircuitTimeoutError },
+            }),
+          },
+        },
+        (res) => res.json({ late: true }),
+      );
+
+      const answer = await request(`${url}/slow`);
+
+      expect(answer.json()).toEqual({ url: '/slow', timeout: true });
+      expect(answer.headers.get('x-circuit-fallback')).toBe('custom');
+    });
+  });
+});

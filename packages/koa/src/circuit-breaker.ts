@@ -1,0 +1,159 @@
+import {
+  type CircuitBreaker,
+  CircuitTimeoutError,
+  type HttpCall,
+  HttpGuard,
+  type HttpOptions,
+  type RequestInfo,
+} from '@breakwater/core';
+import type { Context, Next } from 'koa';
+import onFinished from 'on-finished';
+import { lruStore } from './lru-store.js';
+import { readBody } from './read-body.js';
+import { setResponse, silence, writeResponse } from './write-response.js';
+
+/**
+ * Options of the Koa middleware: every breaker option (`failureThreshold`, `timeoutMs`,
+ * `recoveryTimeoutMs`, …) plus `name`, `registry`, `key(ctx)`, `failureStatusCodes`,
+ * `fallback`, `onOpen(ctx, error)`, `logger` and `maxBreakers`.
+ */
+export type KoaBreakerOptions = HttpOptions<Context>;
+
+/** How the downstream middleware ended. */
+type Downstream = { thrown: false } | { thrown: true; error: unknown };
+
+function requestInfo(ctx: Context): RequestInfo {
+  return {
+    method: ctx.method,
+    url: ctx.originalUrl ?? ctx.url,
+    headers: ctx.headers,
+    body: () => readBody(ctx.req, (ctx.request as { body?: unknown }).body),
+  };
+}
+
+function isPlainData(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return Array.isArray(value) || proto === Object.prototype || proto === null;
+}
+
+/** The body Koa is about to send, as the cache keeps it; streams and other exotic bodies are not kept. */
+function sentBody(ctx: Context): string | Uint8Array | undefined {
+  const body: unknown = ctx.body;
+  if (typeof body === 'string' || body instanceof Uint8Array) return body;
+  if (typeof body === 'object' && body !== null && isPlainData(body)) return JSON.stringify(body);
+  return undefined;
+}
+
+/** The HTTP status an error carries (`ctx.throw(404)`, http-errors), if any. */
+function statusOf(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { status, statusCode } = error as { status?: unknown; statusCode?: unknown };
+  const value = status ?? statusCode;
+  return Number.isInteger(value) && (value as number) >= 400 && (value as number) <= 599
+    ? (value as number)
+    : undefined;
+}
+
+/**
+ * Koa middleware (Koa 2 and 3) that runs the rest of the chain under a circuit breaker. A
+ * refused request gets the structured 503 (or the fallback) and `next` is never called; an
+ * admitted one is counted by the status it finishes with, as a failure when it throws (unless
+ * the error carries a status that is not a failure, like `ctx.throw(404)`), as a timeout after
+ * `timeoutMs`, or not at all when the client goes away first.
+ *
+ * @example
+ * app.use(circuitBreaker({ name: 'products', timeoutMs: 800 }));
+ */
+export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next: Next) => Promise<void> {
+  const guard = new HttpGuard<Context>(options, { memoryStore: lruStore });
+  if (options.name === undefined && options.key === undefined) {
+    throw new TypeError('Invalid options: give a "name" or a "key" function, so that requests have a breaker');
+  }
+
+  function settleThrown(call: HttpCall, breaker: CircuitBreaker, error: unknown): void {
+    const status = statusOf(error);
+    if (status !== undefined && !guard.isFailure(breaker, status)) call.complete(status);
+    else call.fail(error);
+  }
+
+  return async function breakwater(ctx: Context, next: Next): Promise<void> {
+    const admission = guard.admit(ctx);
+    if (admission.error !== undefined) {
+      setResponse(ctx, await guard.refusal(requestInfo(ctx), ctx, admission.error, admission.breaker));
+      return;
+    }
+    const { call } = admission;
+    const breaker = call.breaker;
+    const res = ctx.res;
+    const engine = guard.engine(breaker.name);
+    const info = requestInfo(ctx);
+    let captured: string | Uint8Array | undefined;
+    let fallbackSent = false;
+    onFinished(res, (error) => {
+      if ((error !== null && error !== undefined) || !res.writableFinished) {
+        call.abort();
+        return;
+      }
+      call.complete(res.statusCode);
+      if (captured === undefined || engine === undefined || fallbackSent || call.timedOut) return;
+      engine.remember(
+        info,
+        ctx,
+        { status: res.statusCode, headers: res.getHeaders(), body: captured },
+        breaker.options.clock.now(),
+      );
+    });
+
+    let outcome: Downstream;
+    if (engine === undefined || breaker.options.timeoutMs === undefined) {
+      call.armTimeout();
+      try {
+        await next();
+        outcome = { thrown: false };
+      } catch (error) {
+        outcome = { thrown: true, error };
+      }
+    } else {
+      let settled = false;
+      const deadline = new Promise<CircuitTimeoutError>((resolve) => call.armTimeout(resolve));
+      const downstream = next().then(
+        (): Downstream => {
+          settled = true;
+          return { thrown: false };
+        },
+        (error: unknown): Downstream => {
+          settled = true;
+          return { thrown: true, error };
+        },
+      );
+      const first = await Promise.race([downstream, deadline]);
+      if (first instanceof CircuitTimeoutError) {
+        if (!res.headersSent) {
+          const wire = await guard.refusal(info, ctx, first, breaker);
+          if (!settled && !res.headersSent) {
+            try {
+              writeResponse(res, wire);
+              fallbackSent = true;
+            } catch {
+              // The fallback could not be written (an invalid header): wait for the real answer.
+            }
+            if (fallbackSent) {
+              silence(res);
+              ctx.respond = false;
+              return;
+            }
+          }
+        }
+        outcome = await downstream;
+      } else {
+        outcome = first;
+      }
+    }
+
+    if (outcome.thrown) {
+      settleThrown(call, breaker, outcome.error);
+      throw outcome.error;
+    }
+    if (engine?.wantsResponse(info) === true && ctx.respond !== false) captured = sentBody(ctx);
+  };
+}

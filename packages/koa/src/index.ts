@@ -1,0 +1,2 @@
+export { circuitBreaker, type KoaBreakerOptions } from './circuit-breaker.js';
+export { type HealthHandlerOptions, healthHandler } from './health-handler.js';
