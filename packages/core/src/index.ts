@@ -33,6 +33,7 @@ export type {
   RequestInfo,
 } from './fallback/types.js';
 export { createProtectedFetch, fetchThrough, type ProtectedFetchOptions } from './fetch/protected-fetch.js';
+export { type HealthHandlerOptions, healthResponder } from './http/health.js';
 export { type Admission, HTTP_OPTION_KEYS, HttpCall, HttpGuard, type HttpOptions } from './http/http-guard.js';
 export { type Logger, log, logTransitions } from './http/logger.js';
 export { type FailureStatusCodes, HttpStatusError, statusClassifier } from './http/outcome.js';
@@ -45,6 +46,8 @@ export {
   toWire,
   type WireResponse,
 } from './http/response.js';
+export { MAX_BODY_BYTES, readBody } from './node/read-body.js';
+export { silence, writeResponse } from './node/write-response.js';
 export {
   type CircuitBreakerOptions,
   type Clock,

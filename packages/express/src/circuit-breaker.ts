@@ -5,13 +5,14 @@ import {
   HttpGuard,
   type HttpOptions,
   type RequestInfo,
+  readBody,
+  silence,
+  writeResponse,
 } from '@breakwater/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import onFinished from 'on-finished';
 import { captureBody } from './body-capture.js';
 import { lruStore } from './lru-store.js';
-import { readBody } from './read-body.js';
-import { silence, writeResponse } from './write-response.js';
 
 /**
  * Options of the Express middleware: every breaker option (`failureThreshold`, `timeoutMs`,

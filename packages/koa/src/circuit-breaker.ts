@@ -5,12 +5,14 @@ import {
   HttpGuard,
   type HttpOptions,
   type RequestInfo,
+  readBody,
+  silence,
+  writeResponse,
 } from '@breakwater/core';
 import type { Context, Next } from 'koa';
 import onFinished from 'on-finished';
 import { lruStore } from './lru-store.js';
-import { readBody } from './read-body.js';
-import { setResponse, silence, writeResponse } from './write-response.js';
+import { setResponse } from './set-response.js';
 
 /**
  * Options of the Koa middleware: every breaker option (`failureThreshold`, `timeoutMs`,

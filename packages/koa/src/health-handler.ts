@@ -1,29 +1,8 @@
-import { defaultRegistry, type Registry } from '@breakwater/core';
+import { type HealthHandlerOptions, healthResponder } from '@breakwater/core';
 import type { Context, Next } from 'koa';
+import { setResponse } from './set-response.js';
 
-export interface HealthHandlerOptions {
-  /** Whose breakers to report; default `defaultRegistry`. */
-  registry?: Registry;
-  /** Status sent while the document says `degraded`; default 200 (a load balancer may want 503). */
-  degradedStatus?: number;
-}
-
-function resolve(options: HealthHandlerOptions): { registry: Registry; degradedStatus: number } {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`Invalid options: got ${String(options)}, expected an object`);
-  }
-  const registry = options.registry ?? defaultRegistry;
-  if (typeof (registry as Partial<Registry>).health !== 'function') {
-    throw new TypeError('Invalid option "registry": expected a Registry (an object with a health() method)');
-  }
-  const degradedStatus = options.degradedStatus ?? 200;
-  if (!Number.isInteger(degradedStatus) || degradedStatus < 200 || degradedStatus > 599) {
-    throw new TypeError(
-      `Invalid option "degradedStatus": got ${JSON.stringify(degradedStatus)}, expected an integer from 200 to 599`,
-    );
-  }
-  return { registry, degradedStatus };
-}
+export type { HealthHandlerOptions };
 
 /**
  * Koa middleware that answers with the health document of every breaker in the registry:
@@ -34,11 +13,8 @@ function resolve(options: HealthHandlerOptions): { registry: Registry; degradedS
  * router.get('/health/circuit-breakers', healthHandler({ registry }));
  */
 export function healthHandler(options: HealthHandlerOptions = {}): (ctx: Context, next?: Next) => Promise<void> {
-  const { registry, degradedStatus } = resolve(options);
+  const respond = healthResponder(options);
   return async function breakwaterHealth(ctx: Context): Promise<void> {
-    const document = registry.health();
-    ctx.status = document.status === 'ok' ? 200 : degradedStatus;
-    ctx.set('cache-control', 'no-store');
-    ctx.body = document;
+    setResponse(ctx, respond());
   };
 }

@@ -1,21 +1,9 @@
 import type { ServerResponse } from 'node:http';
-import type { WireResponse } from '@breakwater/core';
-import type { Context } from 'koa';
+import type { WireResponse } from '../http/response.js';
 
 const BODILESS = new Set([204, 205, 304]);
 
-function toBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-/** Answers through Koa: upstream middleware still see (and may decorate) the response. */
-export function setResponse(ctx: Context, wire: WireResponse): void {
-  ctx.status = wire.status;
-  for (const [name, value] of Object.entries(wire.headers)) ctx.set(name, value);
-  ctx.body = typeof wire.body === 'string' ? wire.body : toBuffer(wire.body);
-}
-
-/** Writes a wire response straight to Node's response, past Koa. */
+/** Writes a wire response with Node's own API (`res.setHeader`, `res.end`), the same under every framework and version. */
 export function writeResponse(res: ServerResponse, wire: WireResponse): void {
   res.statusCode = wire.status;
   for (const [name, value] of Object.entries(wire.headers)) res.setHeader(name, value);

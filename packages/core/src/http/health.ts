@@ -1,0 +1,38 @@
+import { defaultRegistry, type Registry } from '../registry/registry.js';
+import type { WireResponse } from './response.js';
+
+/** Options of every adapter's health handler. */
+export interface HealthHandlerOptions {
+  /** Whose breakers to report; default `defaultRegistry`. */
+  registry?: Registry;
+  /** Status sent while the document says `degraded`; default 200 (a load balancer may want 503). */
+  degradedStatus?: number;
+}
+
+/**
+ * Validates health-handler options once, at setup, and returns the function that builds the
+ * health response (`{"status":"ok"|"degraded","circuit_breakers":{…}}`) on each request.
+ */
+export function healthResponder(options: HealthHandlerOptions = {}): () => WireResponse {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`Invalid options: got ${String(options)}, expected an object`);
+  }
+  const registry = options.registry ?? defaultRegistry;
+  if (typeof (registry as Partial<Registry>).health !== 'function') {
+    throw new TypeError('Invalid option "registry": expected a Registry (an object with a health() method)');
+  }
+  const degradedStatus = options.degradedStatus ?? 200;
+  if (!Number.isInteger(degradedStatus) || degradedStatus < 200 || degradedStatus > 599) {
+    throw new TypeError(
+      `Invalid option "degradedStatus": got ${JSON.stringify(degradedStatus)}, expected an integer from 200 to 599`,
+    );
+  }
+  return () => {
+    const document = registry.health();
+    return {
+      status: document.status === 'ok' ? 200 : degradedStatus,
+      headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+      body: JSON.stringify(document),
+    };
+  };
+}
