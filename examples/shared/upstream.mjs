@@ -18,7 +18,13 @@ export function createUpstream() {
       }
       const url = new URL(req.url, 'http://upstream');
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ page: Number(url.searchParams.get('page') ?? 1), products: ['kettle', 'teapot', 'mug'], servedAt: Date.now() }));
+      res.end(
+        JSON.stringify({
+          page: Number(url.searchParams.get('page') ?? 1),
+          products: ['kettle', 'teapot', 'mug'],
+          servedAt: Date.now(),
+        }),
+      );
     };
     if (mode === 'slow') setTimeout(send, 1_500);
     else send();
@@ -34,7 +40,8 @@ export function createUpstream() {
     setMode(next) {
       mode = next;
     },
-    listen: (port = 0) => new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server.address().port))),
+    listen: (port = 0) =>
+      new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server.address().port))),
     close: () => new Promise((resolve) => server.close(resolve)),
   };
 }
