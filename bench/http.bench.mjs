@@ -49,7 +49,8 @@ async function measure(scenario) {
   try {
     await load(port, 1); // warm-up
     const result = await load(port, DURATION);
-    if (result.non2xx > 0 || result.errors > 0) throw new Error(`${scenario}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+    if (result.non2xx > 0 || result.errors > 0)
+      throw new Error(`${scenario}: ${result.non2xx} non-2xx, ${result.errors} errors`);
     return { rps: result.requests.average, p99: result.latency.p99 };
   } finally {
     child.kill();
@@ -68,8 +69,10 @@ for (let round = 1; round <= ROUNDS; round++) {
   for (const [, scenarios] of selected) {
     for (const scenario of scenarios) {
       const sample = await measure(scenario);
-      (samples[scenario] ??= []).push(sample);
-      console.error(`round ${round}/${ROUNDS} ${scenario.padEnd(24)} ${sample.rps.toFixed(0).padStart(7)} req/s  p99 ${sample.p99} ms`);
+      samples[scenario] = [...(samples[scenario] ?? []), sample];
+      console.error(
+        `round ${round}/${ROUNDS} ${scenario.padEnd(24)} ${sample.rps.toFixed(0).padStart(7)} req/s  p99 ${sample.p99} ms`,
+      );
     }
   }
 }

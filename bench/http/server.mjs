@@ -17,7 +17,7 @@ function opossumMiddleware() {
   // The usual way to put opossum in front of an Express route: fire() a promise that settles
   // when the response finishes, and answer 503 when it rejects because the circuit is open.
   const breaker = new CircuitBreaker(
-    (req, res, next) =>
+    (_req, res, next) =>
       new Promise((resolve, reject) => {
         onFinished(res, () => (res.statusCode >= 500 ? reject(new Error(String(res.statusCode))) : resolve()));
         next();
@@ -36,7 +36,7 @@ async function express() {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  const handler = (req, res) => res.json(payload);
+  const handler = (_req, res) => res.json(payload);
   if (scenario === 'express-breakwater') {
     const { circuitBreaker } = await import('@breakwater/express');
     app.get('/hello', circuitBreaker({ name: 'hello' }), handler);
