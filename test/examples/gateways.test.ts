@@ -4,6 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JavaScript example.
 import { createGateway as expressGateway } from '../../examples/express-gateway/gateway.mjs';
 // @ts-expect-error: plain JavaScript example.
+import { createGateway as fastifyGateway } from '../../examples/fastify-gateway/gateway.mjs';
+// @ts-expect-error: plain JavaScript example.
 import { createGateway as koaGateway } from '../../examples/koa-gateway/gateway.mjs';
 // @ts-expect-error: the examples are plain JavaScript modules without types.
 import { createUpstream } from '../../examples/shared/upstream.mjs';
@@ -69,5 +71,25 @@ describe('example gateways', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('x-circuit-fallback')).toBe('default');
     expect(await res.json()).toEqual({ products: [], degraded: true });
+  });
+});
+
+describe('fastify example gateway', () => {
+  it('protects each route, serves the custom fallback, leaves /api/ping unprotected', async () => {
+    const upstream = createUpstream();
+    const upstreamPort: number = await upstream.listen();
+    closers.push(() => upstream.close());
+    const registry = new Registry();
+    const app = await fastifyGateway({ upstreamUrl: `http://127.0.0.1:${upstreamPort}`, registry });
+    closers.push(() => app.close());
+    upstream.setMode('failing');
+    for (let i = 0; i < 5; i++) await app.inject('/api/products/featured');
+    expect(registry.get('GET /api/products/featured')?.state).toBe('OPEN');
+    expect(registry.get('GET /api/products')?.state).toBe('CLOSED');
+    const res = await app.inject('/api/products/featured');
+    expect(res.headers['x-circuit-fallback']).toBe('custom');
+    expect(res.json()).toEqual({ featured: [], for: '/api/products/featured' });
+    expect((await app.inject('/api/ping')).json()).toEqual({ pong: true });
+    expect((await app.inject('/health/circuit-breakers')).json().status).toBe('degraded');
   });
 });

@@ -173,7 +173,10 @@ describe('breaker options', () => {
         'Invalid option "maxRecoveryTimeoutMs": got 5000, expected a value of at least recoveryTimeoutMs (10000)',
       ),
     );
-    expect(construct({ recoveryTimeoutMs: 400_000 })).toThrow(/maxRecoveryTimeoutMs.*got 300000.*400000/);
+    expect(construct({ recoveryTimeoutMs: 400_000, exponentialBackoff: true })).toThrow(
+      /maxRecoveryTimeoutMs.*got 300000.*400000/,
+    );
+    expect(construct({ recoveryTimeoutMs: 400_000 })).not.toThrow();
     expect(construct({ recoveryTimeoutMs: 400_000, maxRecoveryTimeoutMs: 400_000 })).not.toThrow();
   });
 
@@ -199,5 +202,18 @@ describe('breaker options', () => {
     ).not.toThrow();
     expect(() => validateBreakerOptions({ fallback: {} } as never)).toThrow(/Unknown option "fallback"/);
     expect(() => validateBreakerOptions({ timeoutMs: -1 }, new Set(['fallback']))).toThrow(/"timeoutMs": got -1/);
+  });
+});
+
+describe('recovery times beyond the default cap', () => {
+  it('accepts a recoveryTimeoutMs above 5 minutes when no backoff or cap is asked for', () => {
+    const breaker = new CircuitBreaker({ name: 'slow-to-recover', recoveryTimeoutMs: 600_000 });
+    expect(breaker.options.maxRecoveryTimeoutMs).toBe(600_000);
+  });
+
+  it('still refuses a cap below recoveryTimeoutMs when backoff is on', () => {
+    expect(() => new CircuitBreaker({ name: 'x', recoveryTimeoutMs: 600_000, exponentialBackoff: true })).toThrow(
+      /Invalid option "maxRecoveryTimeoutMs": got 300000, expected a value of at least recoveryTimeoutMs \(600000\)/,
+    );
   });
 });

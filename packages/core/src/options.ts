@@ -184,7 +184,9 @@ export function validateBreakerOptions(options: Partial<CircuitBreakerOptions>, 
   }
   const recovery = recoveryTimeoutMs ?? DEFAULTS.recoveryTimeoutMs;
   const max = maxRecoveryTimeoutMs ?? DEFAULTS.maxRecoveryTimeoutMs;
-  if (max < recovery) {
+  // The cap matters only when it is given, or when backoff would grow the open time towards it.
+  const capInPlay = maxRecoveryTimeoutMs !== undefined || options.exponentialBackoff === true;
+  if (capInPlay && max < recovery) {
     fail('maxRecoveryTimeoutMs', max, `a value of at least recoveryTimeoutMs (${recovery})`);
   }
 }
@@ -208,7 +210,9 @@ export function resolveOptions(options: CircuitBreakerOptions): ResolvedOptions 
     recoveryTimeoutMs: options.recoveryTimeoutMs ?? DEFAULTS.recoveryTimeoutMs,
     exponentialBackoff: options.exponentialBackoff ?? DEFAULTS.exponentialBackoff,
     backoffMultiplier: options.backoffMultiplier ?? DEFAULTS.backoffMultiplier,
-    maxRecoveryTimeoutMs: options.maxRecoveryTimeoutMs ?? DEFAULTS.maxRecoveryTimeoutMs,
+    maxRecoveryTimeoutMs:
+      options.maxRecoveryTimeoutMs ??
+      Math.max(DEFAULTS.maxRecoveryTimeoutMs, options.recoveryTimeoutMs ?? DEFAULTS.recoveryTimeoutMs),
     recoveryJitter: options.recoveryJitter ?? DEFAULTS.recoveryJitter,
     successThreshold: options.successThreshold ?? DEFAULTS.successThreshold,
     halfOpenMaxRequests: options.halfOpenMaxRequests ?? DEFAULTS.halfOpenMaxRequests,

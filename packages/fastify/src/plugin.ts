@@ -1,0 +1,266 @@
+import {
+  type CircuitTimeoutError,
+  type FallbackEngine,
+  type HttpCall,
+  HttpGuard,
+  type HttpOptions,
+  type Logger,
+  type RequestInfo,
+  readBody,
+} from '@breakwater/core';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify';
+import fp from 'fastify-plugin';
+import { lruStore } from './lru-store.js';
+import { sendWire } from './send-wire.js';
+import type { FastifyBreakerOptions, RouteBreakerOptions } from './types.js';
+
+type Guard = HttpGuard<FastifyRequest>;
+
+/** What the plugin keeps about one admitted request between its hooks. */
+interface Tracked {
+  call: HttpCall;
+  guard: Guard;
+  engine: FallbackEngine<FastifyRequest> | undefined;
+  info: RequestInfo | undefined;
+  /** True when the response is wanted by the cache fallback. */
+  capture: boolean;
+  body: string | Uint8Array | undefined;
+  /** Set once a response started on its way (`onSend`): a timeout fallback is too late then. */
+  responding: boolean;
+  fallbackSent: boolean;
+  failed: boolean;
+  error: unknown;
+}
+
+const DEFAULT_HEALTH_PATH = '/health/circuit-breakers';
+/** Options Fastify itself reads from `register`, not ours. */
+const REGISTER_KEYS = ['prefix', 'logLevel', 'logSerializers'];
+
+function describe(value: unknown): string {
+  return typeof value === 'function' ? 'a function' : (JSON.stringify(value) ?? String(value));
+}
+
+function healthPath(health: unknown): string | undefined {
+  if (health === undefined || health === false) return undefined;
+  if (health === true) return DEFAULT_HEALTH_PATH;
+  if (typeof health === 'object' && health !== null) {
+    const { path } = health as { path?: unknown };
+    if (path === undefined) return DEFAULT_HEALTH_PATH;
+    if (typeof path === 'string' && path.startsWith('/')) return path;
+    throw new TypeError(`Invalid option "health.path": got ${describe(path)}, expected a path starting with "/"`);
+  }
+  throw new TypeError(`Invalid option "health": got ${describe(health)}, expected true, false or { path }`);
+}
+
+function requestInfo(request: FastifyRequest): RequestInfo {
+  return {
+    method: request.method,
+    url: request.url,
+    headers: request.headers,
+    body: () => readBody(request.raw, request.body),
+  };
+}
+
+function isBody(payload: unknown): payload is string | Uint8Array {
+  return typeof payload === 'string' || payload instanceof Uint8Array;
+}
+
+const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, options) => {
+  const { health, ...rest } = options;
+  const httpOptions: HttpOptions<FastifyRequest> & Record<string, unknown> = { ...rest };
+  for (const key of REGISTER_KEYS) delete httpOptions[key];
+  const path = healthPath(health);
+  const adapter = { memoryStore: lruStore, logger: fastify.log as unknown as Logger };
+  const guard: Guard = new HttpGuard(httpOptions, adapter);
+  const { name: _shared, ...inherited } = httpOptions;
+  const routeGuards = new WeakMap<object, Guard>();
+  /** Guards whose breakers come from `key(request)`, so not known before requests arrive. */
+  const keyed = new WeakSet<Guard>();
+  if (httpOptions.key !== undefined) keyed.add(guard);
+  const tracked = new WeakMap<FastifyRequest, Tracked>();
+
+  function guardFor(settings: unknown): Guard | undefined {
+    if (settings === undefined || settings === true) return guard;
+    if (settings === false) return undefined;
+    if (typeof settings !== 'object' || settings === null) {
+      throw new TypeError(
+        `Invalid route option "config.circuitBreaker": got ${describe(settings)}, expected an options object or false`,
+      );
+    }
+    let routeGuard = routeGuards.get(settings);
+    if (routeGuard === undefined) {
+      if ('health' in settings) {
+        throw new TypeError('Invalid route option "config.circuitBreaker.health": give "health" to the plugin only');
+      }
+      const merged: HttpOptions<FastifyRequest> = { ...inherited, ...(settings as RouteBreakerOptions) };
+      routeGuard = new HttpGuard(merged, adapter);
+      if (merged.key !== undefined) keyed.add(routeGuard);
+      routeGuards.set(settings, routeGuard);
+    }
+    return routeGuard;
+  }
+
+  function onTimeout(request: FastifyRequest, reply: FastifyReply, state: Tracked, error: CircuitTimeoutError): void {
+    if (reply.sent || state.responding || state.info === undefined) return;
+    void state.guard.refusal(state.info, request, error, state.call.breaker).then((wire) => {
+      if (reply.sent || state.responding || reply.raw.headersSent) return;
+      state.fallbackSent = true;
+      try {
+        sendWire(reply, wire, true);
+      } catch (failure) {
+        request.log.error({ err: failure }, 'circuit breaker: the timeout fallback could not be sent');
+      }
+    });
+  }
+
+  /**
+   * Counts the outcome once: by status (a thrown error is recorded as the failure when its status
+   * counts as one), or as neither when the response never ended. Runs in `onResponse` and, for
+   * replies that skip it (`reply.hijack()`), when the connection closes.
+   */
+  function settle(state: Tracked, reply: FastifyReply): void {
+    const { call } = state;
+    if (call.permit.settled) return;
+    if (!reply.raw.writableEnded) {
+      call.abort();
+      return;
+    }
+    const status = reply.statusCode;
+    if (state.failed && state.guard.isFailure(call.breaker, status)) call.fail(state.error);
+    else call.complete(status);
+  }
+
+  function track(request: FastifyRequest, reply: FastifyReply, routeGuard: Guard, call: HttpCall): void {
+    const engine = routeGuard.engine(call.breaker.name);
+    const info = engine === undefined ? undefined : requestInfo(request);
+    const state: Tracked = {
+      call,
+      guard: routeGuard,
+      engine,
+      info,
+      capture: info !== undefined && engine?.wantsResponse(info) === true,
+      body: undefined,
+      responding: false,
+      fallbackSent: false,
+      failed: false,
+      error: undefined,
+    };
+    tracked.set(request, state);
+    reply.raw.once('close', () => settle(state, reply));
+    if (engine === undefined) call.armTimeout();
+    else call.armTimeout((error) => onTimeout(request, reply, state, error));
+  }
+
+  // Validates route settings when the route is declared, and creates its breakers then, so that
+  // health documents list every protected route before traffic arrives. HEAD is skipped: Fastify
+  // adds a HEAD route to every GET route, and those breakers appear on their first request.
+  fastify.addHook('onRoute', (route: RouteOptions) => {
+    try {
+      const routeGuard = guardFor(route.config?.circuitBreaker);
+      if (routeGuard === undefined || keyed.has(routeGuard)) return;
+      for (const method of ([] as string[]).concat(route.method)) {
+        if (method !== 'HEAD') routeGuard.breakerFor(undefined as never, `${method} ${route.url}`);
+      }
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error;
+      throw new TypeError(`${error.message} (route ${String(route.method)} ${route.url})`);
+    }
+  });
+
+  fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => {
+    if (request.is404) {
+      next();
+      return;
+    }
+    let admission: ReturnType<Guard['admit']>;
+    let routeGuard: Guard | undefined;
+    try {
+      const route = request.routeOptions;
+      routeGuard = guardFor(route.config.circuitBreaker);
+      if (routeGuard === undefined) {
+        next();
+        return;
+      }
+      admission = routeGuard.admit(request, `${request.method} ${route.url}`);
+    } catch (error) {
+      next(error as Error);
+      return;
+    }
+    if (admission.error === undefined) {
+      track(request, reply, routeGuard, admission.call);
+      next();
+      return;
+    }
+    routeGuard
+      .refusal(requestInfo(request), request, admission.error, admission.breaker)
+      .then((wire) => sendWire(reply, wire))
+      .catch((error: Error) => next(error));
+  });
+
+  fastify.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, next) => {
+    const state = tracked.get(request);
+    if (state !== undefined) {
+      state.responding = true;
+      if (
+        state.capture &&
+        !state.fallbackSent &&
+        isBody(payload) &&
+        reply.getHeader('content-encoding') === undefined
+      ) {
+        state.body = payload;
+      }
+    }
+    next(null, payload);
+  });
+
+  fastify.addHook('onError', (request: FastifyRequest, _reply: FastifyReply, error: Error, next) => {
+    const state = tracked.get(request);
+    if (state !== undefined) {
+      state.failed = true;
+      state.error = error;
+    }
+    next();
+  });
+
+  fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => {
+    const state = tracked.get(request);
+    if (state === undefined) {
+      next();
+      return;
+    }
+    tracked.delete(request);
+    settle(state, reply);
+    const { call, engine, info, body } = state;
+    if (engine !== undefined && info !== undefined && body !== undefined && !call.timedOut && !state.fallbackSent) {
+      const clock = call.breaker.options.clock;
+      engine.remember(info, request, { status: reply.statusCode, headers: reply.getHeaders(), body }, clock.now());
+    }
+    next();
+  });
+
+  if (path !== undefined) {
+    fastify.get(path, { config: { circuitBreaker: false } }, (_request, reply) => {
+      reply
+        .header('content-type', 'application/json; charset=utf-8')
+        .header('cache-control', 'no-store')
+        .send(JSON.stringify(guard.registry.health()));
+    });
+  }
+};
+
+/**
+ * The Fastify plugin (Fastify 4.23+ and 5): every route registered in its scope runs under a
+ * circuit breaker, by default one per route (`"GET /users/:id"`), or the `name` option's for
+ * all, or `key(request)`'s. A refused request gets the structured 503 (or the fallback) before
+ * its body is parsed; an admitted one is counted by its status, as a timeout after `timeoutMs`,
+ * or not at all when the client goes away first. Routes take `config: { circuitBreaker: { … } }`
+ * to override options, or `config: { circuitBreaker: false }` to opt out.
+ *
+ * @example
+ * await app.register(breakwater, { failureThreshold: 5, timeoutMs: 2000, health: true });
+ * app.get('/reports', { config: { circuitBreaker: { timeoutMs: 10_000 } } }, handler);
+ */
+export const breakwater: FastifyPluginAsync<FastifyBreakerOptions> = fp(plugin, {
+  fastify: '>=4.23.0 <6.0.0',
+  name: '@breakwater/fastify',
+});

@@ -1,0 +1,298 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { CircuitOpenError, CircuitState, Registry } from '@breakwater/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { breakwater, type FastifyBreakerOptions } from '../src/index.js';
+import {
+  capturedLogger,
+  delay,
+  frameworks,
+  gate,
+  type LogLine,
+  listenNode,
+  ManualClock,
+  type Running,
+  until,
+} from './helpers.js';
+
+describe.each(frameworks)('%s fallbacks', (_label, fastify) => {
+  let app: FastifyInstance;
+  let registry: Registry;
+  let backup: Running | undefined;
+  let failing: boolean;
+  let entries: number;
+
+  afterEach(async () => {
+    await app?.close();
+    await backup?.close();
+    backup = undefined;
+  });
+
+  /** `/items/:id` answers 200 JSON while healthy and 500 while `failing`; `/private` sets a cookie. */
+  async function build(options: FastifyBreakerOptions, logs?: LogLine[]): Promise<void> {
+    registry = new Registry();
+    failing = false;
+    entries = 0;
+    app = fastify(logs === undefined ? {} : capturedLogger(logs));
+    await app.register(breakwater, { registry, failureThreshold: 1, ...options });
+    app.get<{ Params: { id: string } }>('/items/:id', async (request, reply) => {
+      entries++;
+      if (failing) return reply.code(500).send({ error: 'down' });
+      return { id: request.params.id, fresh: true };
+    });
+    app.get<{ Params: { code: string } }>('/status/:code', async (request, reply) => {
+      entries++;
+      return reply.code(failing ? 500 : Number(request.params.code)).send({ code: request.params.code });
+    });
+    app.get('/private', async (_request, reply) => {
+      entries++;
+      if (failing) return reply.code(500).send('down');
+      return reply.header('set-cookie', 'session=abc').send({ mine: true });
+    });
+  }
+
+  /** Makes the breaker of `url`'s route open with one failing request. */
+  async function open(url: string): Promise<void> {
+    failing = true;
+    expect((await app.inject(url)).statusCode).toBe(500);
+    expect(registry.get(`GET ${routeOf(url)}`)?.state).toBe(CircuitState.OPEN);
+  }
+
+  function routeOf(url: string): string {
+    if (url.startsWith('/items/')) return '/items/:id';
+    if (url.startsWith('/status/')) return '/status/:code';
+    return url.split('?')[0] ?? url;
+  }
+
+  it('default: answers refusals with the fixed response, marked x-circuit-fallback: default', async () => {
+    await build({
+      fallback: {
+        strategy: 'default',
+        response: { status: 200, headers: { 'X-Degraded': 'yes' }, body: { items: [] } },
+      },
+    });
+    await open('/items/1');
+    const before = entries;
+    const response = await app.inject('/items/1');
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ items: [] });
+    expect(response.headers['x-circuit-fallback']).toBe('default');
+    expect(response.headers['x-degraded']).toBe('yes');
+    expect(entries).toBe(before);
+  });
+
+  it('custom: the handler gets the Fastify request and the CircuitOpenError', async () => {
+    const seen: { url: string; route: string | undefined; id: string; error: unknown }[] = [];
+    await build({
+      fallback: {
+        strategy: 'custom',
+        handler: (request: FastifyRequest, error) => {
+          seen.push({ url: request.url, route: request.routeOptions.url, id: String(request.id), error });
+          return { status: 202, body: `queued ${request.url}` };
+        },
+      },
+    });
+    await open('/items/7');
+    const response = await app.inject('/items/7?x=1');
+    expect(response.statusCode).toBe(202);
+    expect(response.body).toBe('queued /items/7?x=1');
+    expect(response.headers['x-circuit-fallback']).toBe('custom');
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ url: '/items/7?x=1', route: '/items/:id' });
+    expect(seen[0]?.id).not.toBe('');
+    expect(seen[0]?.error).toBeInstanceOf(CircuitOpenError);
+  });
+
+  it('cache: serves the last 2xx response for the URL, marked x-circuit-fallback: cache', async () => {
+    await build({ fallback: { strategy: 'cache' } });
+    const fresh = await app.inject('/items/1');
+    expect(fresh.json()).toEqual({ id: '1', fresh: true });
+    await open('/items/1');
+    const cached = await app.inject('/items/1');
+    expect(cached.statusCode).toBe(200);
+    expect(cached.body).toBe(fresh.body);
+    expect(cached.headers['content-type']).toBe(fresh.headers['content-type']);
+    expect(cached.headers['x-circuit-fallback']).toBe('cache');
+    expect(cached.headers.age).toBe('0');
+    const uncached = await app.inject('/items/2');
+    expect(uncached.statusCode).toBe(503);
+    expect(uncached.json()).toMatchObject({ error: 'Service Unavailable', circuitBreakerState: 'OPEN' });
+  });
+
+  it('cache: stops serving an entry older than ttlMs (injected clock)', async () => {
+    const clock = new ManualClock();
+    await build({ clock, recoveryTimeoutMs: 120_000, fallback: { strategy: 'cache', ttlMs: 60_000 } });
+    await app.inject('/items/1');
+    await open('/items/1');
+    clock.advance(59_000);
+    const young = await app.inject('/items/1');
+    expect(young.statusCode).toBe(200);
+    expect(young.headers.age).toBe('59');
+    clock.advance(2_000);
+    expect((await app.inject('/items/1')).statusCode).toBe(503);
+  });
+
+  it('cache: keeps at most maxEntries responses, dropping the least recently used', async () => {
+    await build({ fallback: { strategy: 'cache', maxEntries: 2 } });
+    await app.inject('/items/1');
+    await app.inject('/items/2');
+    await app.inject('/items/3');
+    await open('/items/4');
+    expect((await app.inject('/items/1')).statusCode).toBe(503);
+    expect((await app.inject('/items/2')).headers['x-circuit-fallback']).toBe('cache');
+    expect((await app.inject('/items/3')).headers['x-circuit-fallback']).toBe('cache');
+  });
+
+  it('cache: does not keep non-2xx responses', async () => {
+    await build({ fallback: { strategy: 'cache' } });
+    expect((await app.inject('/status/404')).statusCode).toBe(404);
+    expect((await app.inject('/status/204')).statusCode).toBe(204);
+    await open('/status/500');
+    expect((await app.inject('/status/404')).statusCode).toBe(503);
+    expect((await app.inject('/status/204')).headers['x-circuit-fallback']).toBe('cache');
+  });
+
+  it('cache: does not keep private responses (Set-Cookie, or a request with Authorization)', async () => {
+    await build({ fallback: { strategy: 'cache' } });
+    await app.inject('/private');
+    await app.inject({ url: '/items/1', headers: { authorization: 'Bearer secret' } });
+    failing = true;
+    await app.inject('/private');
+    await app.inject('/items/9');
+    expect((await app.inject('/private')).statusCode).toBe(503);
+    expect((await app.inject('/items/1')).statusCode).toBe(503);
+    expect((await app.inject({ url: '/items/1', headers: { authorization: 'Bearer secret' } })).statusCode).toBe(503);
+  });
+
+  it('alternative_service: forwards method, path, query and body to the backup and relays its answer', async () => {
+    const received: { method?: string; url?: string; body: string; headers: IncomingHttpHeaders }[] = [];
+    backup = await listenNode((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        received.push({
+          method: req.method,
+          url: req.url,
+          body: Buffer.concat(chunks).toString(),
+          headers: req.headers,
+        });
+        res.writeHead(201, { 'content-type': 'application/json', 'x-served-by': 'backup' });
+        res.end(JSON.stringify({ accepted: true }));
+      });
+    });
+    await build({ fallback: { strategy: 'alternative_service', url: `${backup.url}/v2` } });
+    app.post('/orders', async (_request, reply) => reply.code(500).send('down'));
+    expect((await app.inject({ method: 'POST', url: '/orders', payload: { n: 0 } })).statusCode).toBe(500);
+    const response = await app.inject({
+      method: 'POST',
+      url: '/orders?priority=high',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'r-1' },
+      payload: JSON.stringify({ sku: 'A-1', quantity: 2 }),
+    });
+    expect(response.statusCode).toBe(201);
+    expect(response.json()).toEqual({ accepted: true });
+    expect(response.headers['x-circuit-fallback']).toBe('alternative_service');
+    expect(response.headers['x-served-by']).toBe('backup');
+    expect(received).toHaveLength(1);
+    expect(received[0]).toMatchObject({
+      method: 'POST',
+      url: '/v2/orders?priority=high',
+      body: JSON.stringify({ sku: 'A-1', quantity: 2 }),
+    });
+    expect(received[0]?.headers['x-request-id']).toBe('r-1');
+    expect(received[0]?.headers['content-type']).toBe('application/json');
+  });
+
+  it('alternative_service: answers the structured 503 when the backup is down', async () => {
+    backup = await listenNode((_req, res) => res.end());
+    const url = backup.url;
+    await backup.close();
+    backup = undefined;
+    await build({ fallback: { strategy: 'alternative_service', url, timeoutMs: 2_000 } });
+    await open('/items/1');
+    const response = await app.inject('/items/1');
+    expect(response.statusCode).toBe(503);
+    expect(response.json()).toMatchObject({
+      error: 'Service Unavailable',
+      message: 'Service GET /items/:id is temporarily unavailable',
+      circuitBreakerState: 'OPEN',
+    });
+    expect(response.headers['retry-after']).toBe('30');
+  });
+
+  it('a failing fallback handler gives the structured 503 and is counted as a failed fallback', async () => {
+    const logs: LogLine[] = [];
+    await build(
+      {
+        fallback: {
+          strategy: 'custom',
+          handler: () => {
+            throw new Error('fallback broke');
+          },
+        },
+      },
+      logs,
+    );
+    await open('/items/1');
+    const response = await app.inject('/items/1');
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['x-circuit-fallback']).toBeUndefined();
+    expect(response.json()).toEqual({
+      error: 'Service Unavailable',
+      message: 'Service GET /items/:id is temporarily unavailable',
+      circuitBreakerState: 'OPEN',
+      retryAfter: 30,
+    });
+    expect(registry.get('GET /items/:id')?.stats().fallbacks.custom).toEqual({ served: 0, failed: 1 });
+    expect(logs.some((line) => line.level === 50 && line.error === 'fallback broke')).toBe(true);
+  });
+
+  it.each([
+    ['returns a value', 'return'],
+    ['calls reply.send', 'send'],
+  ])(
+    'timeout: serves the fallback at timeoutMs and quietly drops the handler output when it %s late',
+    async (_what, style) => {
+      const logs: LogLine[] = [];
+      await build(
+        {
+          failureThreshold: 5,
+          timeoutMs: 50,
+          fallback: { strategy: 'default', response: { status: 200, body: 'fallback answer' } },
+        },
+        logs,
+      );
+      const release = gate();
+      let finished = false;
+      app.get('/slow', async (_request, reply) => {
+        await release.promise;
+        finished = true;
+        if (style === 'send') return reply.code(201).send('late answer');
+        return 'late answer';
+      });
+      const response = await app.inject('/slow');
+      expect(response.statusCode).toBe(200);
+      expect(response.body).toBe('fallback answer');
+      expect(response.headers['x-circuit-fallback']).toBe('default');
+      expect(registry.get('GET /slow')?.stats()).toMatchObject({ timeouts: 1, failures: 1 });
+      release.open();
+      await until(() => finished);
+      await delay(20);
+      expect(logs.filter((line) => line.level >= 40)).toEqual([]);
+      expect(registry.get('GET /slow')?.stats()).toMatchObject({ totalCalls: 1, successes: 0 });
+    },
+  );
+
+  it('timeout: does not put a timed-out response in the cache', async () => {
+    await build({ timeoutMs: 50, failureThreshold: 5, fallback: { strategy: 'cache' } });
+    let slow = true;
+    app.get('/sometimes-slow', async () => {
+      if (slow) await delay(100);
+      return { slow };
+    });
+    expect((await app.inject('/sometimes-slow')).statusCode).toBe(503);
+    slow = false;
+    registry.get('GET /sometimes-slow')?.forceOpen();
+    expect((await app.inject('/sometimes-slow')).statusCode).toBe(503);
+  });
+});

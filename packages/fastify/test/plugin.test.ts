@@ -1,0 +1,490 @@
+import { CircuitState, Registry } from '@breakwater/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import breakwater from '../src/index.js';
+import { capturedLogger, delay, frameworks, gate, type LogLine, listenApp, ManualClock, until } from './helpers.js';
+
+const REFUSED_BODY = (name: string, retryAfter: number) =>
+  JSON.stringify({
+    error: 'Service Unavailable',
+    message: `Service ${name} is temporarily unavailable`,
+    circuitBreakerState: 'OPEN',
+    retryAfter,
+  });
+
+describe.each(frameworks)('%s', (_label, fastify) => {
+  let app: FastifyInstance;
+  let registry: Registry;
+
+  afterEach(async () => {
+    app?.server.closeAllConnections();
+    await app?.close();
+  });
+
+  /** An app whose `/fail` answers 500, `/ok` 200, `/status/:code` that status; the handler entries are counted. */
+  async function build(options: Parameters<typeof breakwater>[1] = {}): Promise<{ entries: Map<string, number> }> {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry, ...options });
+    const entries = new Map<string, number>();
+    const enter = (route: string) => entries.set(route, (entries.get(route) ?? 0) + 1);
+    app.get('/ok', async () => {
+      enter('ok');
+      return { ok: true };
+    });
+    app.get('/fail', async (_request, reply) => {
+      enter('fail');
+      return reply.code(500).send({ failed: true });
+    });
+    app.get<{ Params: { code: string } }>('/status/:code', async (request, reply) => {
+      enter('status');
+      return reply.code(Number(request.params.code)).send({ code: request.params.code });
+    });
+    return { entries };
+  }
+
+  it('refuses with the exact 503 body and Retry-After once the route breaker opens, without reaching the handler', async () => {
+    const clock = new ManualClock();
+    const { entries } = await build({ failureThreshold: 3, recoveryTimeoutMs: 30_000, clock });
+    for (let i = 0; i < 3; i++) expect((await app.inject('/fail')).statusCode).toBe(500);
+    expect(registry.get('GET /fail')?.state).toBe(CircuitState.OPEN);
+
+    clock.advance(1_500);
+    const refused = await app.inject('/fail');
+    expect(refused.statusCode).toBe(503);
+    expect(refused.body).toBe(REFUSED_BODY('GET /fail', 29));
+    expect(refused.headers['retry-after']).toBe('29');
+    expect(refused.headers['content-type']).toMatch(/^application\/json/);
+    expect(entries.get('fail')).toBe(3);
+  });
+
+  it('counts 4xx responses as successes', async () => {
+    await build({ failureThreshold: 2 });
+    for (let i = 0; i < 5; i++) expect((await app.inject('/status/404')).statusCode).toBe(404);
+    const stats = registry.get('GET /status/:code')?.stats();
+    expect(stats?.state).toBe(CircuitState.CLOSED);
+    expect(stats?.successes).toBe(5);
+    expect(stats?.failures).toBe(0);
+  });
+
+  it('counts exactly the statuses in failureStatusCodes', async () => {
+    await build({ failureThreshold: 2, failureStatusCodes: [429] });
+    for (let i = 0; i < 3; i++) await app.inject('/status/500');
+    expect(registry.get('GET /status/:code')?.stats().failures).toBe(0);
+    await app.inject('/status/429');
+    await app.inject('/status/429');
+    expect(registry.get('GET /status/:code')?.state).toBe(CircuitState.OPEN);
+    expect((await app.inject('/status/200')).statusCode).toBe(503);
+  });
+
+  it('counts a thrown error as a failure, with the error itself recorded', async () => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry, failureThreshold: 2 });
+    const failures: unknown[] = [];
+    app.get('/throws', async () => {
+      throw new Error('database down');
+    });
+    registry.get('GET /throws')?.on('failure', (event) => failures.push(event.error));
+    expect((await app.inject('/throws')).statusCode).toBe(500);
+    expect((await app.inject('/throws')).statusCode).toBe(500);
+    expect(registry.get('GET /throws')?.state).toBe(CircuitState.OPEN);
+    expect(failures.map((error) => (error as Error).message)).toEqual(['database down', 'database down']);
+    expect((await app.inject('/throws')).statusCode).toBe(503);
+  });
+
+  it('does not count a thrown error that the error handler answers with a 4xx', async () => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry, failureThreshold: 1 });
+    app.get('/missing', async () => {
+      throw Object.assign(new Error('no such user'), { statusCode: 404 });
+    });
+    app.post('/validated', { schema: { body: { type: 'object', required: ['id'] } } }, async () => 'ok');
+    for (let i = 0; i < 3; i++) {
+      expect((await app.inject('/missing')).statusCode).toBe(404);
+      expect((await app.inject({ method: 'POST', url: '/validated', payload: {} })).statusCode).toBe(400);
+    }
+    expect(registry.get('GET /missing')?.stats()).toMatchObject({ state: 'CLOSED', successes: 3, failures: 0 });
+    expect(registry.get('POST /validated')?.stats()).toMatchObject({ state: 'CLOSED', successes: 3, failures: 0 });
+  });
+
+  it('gives every route its own breaker by default', async () => {
+    const { entries } = await build({ failureThreshold: 2 });
+    await app.inject('/fail');
+    await app.inject('/fail');
+    expect((await app.inject('/fail')).statusCode).toBe(503);
+    expect((await app.inject('/ok')).statusCode).toBe(200);
+    expect(entries.get('ok')).toBe(1);
+    expect(registry.names().sort()).toEqual(['GET /fail', 'GET /ok', 'GET /status/:code']);
+  });
+
+  it('shares one breaker across routes when the plugin is given a name', async () => {
+    await build({ name: 'users-api', failureThreshold: 2 });
+    await app.inject('/fail');
+    await app.inject('/fail');
+    const refused = await app.inject('/ok');
+    expect(refused.statusCode).toBe(503);
+    expect(refused.json()).toMatchObject({ message: 'Service users-api is temporarily unavailable' });
+    expect(registry.names()).toEqual(['users-api']);
+  });
+
+  it('does not create breakers for 404s', async () => {
+    await build({ failureThreshold: 1 });
+    const before = registry.names();
+    for (let i = 0; i < 3; i++) expect((await app.inject('/nowhere')).statusCode).toBe(404);
+    expect(registry.names()).toEqual(before);
+    expect(before).not.toContain('GET /nowhere');
+  });
+
+  it("creates each route's breaker when the route is declared, so health lists it before any traffic", async () => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry });
+    app.get('/a', async () => 'a');
+    app.route({ method: ['POST', 'PUT'], url: '/b', handler: async () => 'b' });
+    app.get('/c', { config: { circuitBreaker: false } }, async () => 'c');
+    app.get('/d', { config: { circuitBreaker: { key: (request) => request.ip } } }, async () => 'd');
+    app.register(
+      async (child) => {
+        child.get('/e', async () => 'e');
+      },
+      { prefix: '/v1' },
+    );
+    await app.ready();
+    expect(registry.names().sort()).toEqual(['GET /a', 'GET /v1/e', 'POST /b', 'PUT /b']);
+    await app.inject({ method: 'HEAD', url: '/a' });
+    expect(registry.get('HEAD /a')?.stats().successes).toBe(1);
+  });
+
+  it('protects routes declared in the same tick as an un-awaited register', async () => {
+    registry = new Registry();
+    app = fastify();
+    app.register(breakwater, { registry, failureThreshold: 1 });
+    app.get('/early', async (_request, reply) => reply.code(502).send('bad gateway'));
+    await app.ready();
+    expect((await app.inject('/early')).statusCode).toBe(502);
+    expect((await app.inject('/early')).statusCode).toBe(503);
+  });
+
+  it("applies a route's config.circuitBreaker over the plugin options, in a breaker of its own", async () => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry, name: 'shared', failureThreshold: 3 });
+    app.get('/strict', { config: { circuitBreaker: { failureThreshold: 1 } } }, async (_r, reply) =>
+      reply.code(500).send('x'),
+    );
+    app.get('/named', { config: { circuitBreaker: { name: 'reports', failureThreshold: 1 } } }, async (_r, reply) =>
+      reply.code(500).send('x'),
+    );
+    app.get('/lenient', async (_r, reply) => reply.code(500).send('x'));
+    expect((await app.inject('/strict')).statusCode).toBe(500);
+    expect((await app.inject('/strict')).statusCode).toBe(503);
+    expect((await app.inject('/named')).statusCode).toBe(500);
+    expect((await app.inject('/named')).json()).toMatchObject({
+      message: 'Service reports is temporarily unavailable',
+    });
+    expect((await app.inject('/lenient')).statusCode).toBe(500);
+    expect((await app.inject('/lenient')).statusCode).toBe(500);
+    expect(registry.get('shared')?.state).toBe(CircuitState.CLOSED);
+    expect(registry.names().sort()).toEqual(['GET /strict', 'reports', 'shared']);
+  });
+
+  it('leaves a route with config.circuitBreaker: false unprotected', async () => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry, failureThreshold: 1 });
+    let entries = 0;
+    app.get('/free', { config: { circuitBreaker: false } }, async (_r, reply) => {
+      entries++;
+      return reply.code(500).send('x');
+    });
+    for (let i = 0; i < 5; i++) expect((await app.inject('/free')).statusCode).toBe(500);
+    expect(entries).toBe(5);
+    expect(registry.size).toBe(0);
+  });
+
+  it('rejects an invalid route override when the route is declared, naming the option and the route', async () => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry });
+    expect(() =>
+      app.get('/bad', { config: { circuitBreaker: { failureThreshold: -1 } } }, async () => 'never'),
+    ).toThrow(/Invalid option "failureThreshold".*-1.*\(route GET \/bad\)/);
+  });
+
+  it('picks the breaker with key(request) and calls onOpen with the Fastify request', async () => {
+    registry = new Registry();
+    app = fastify();
+    const opened: { url: string; breaker: string }[] = [];
+    await app.register(breakwater, {
+      registry,
+      failureThreshold: 1,
+      key: (request) => `tenant:${String(request.headers['x-tenant'])}`,
+      onOpen: (request: FastifyRequest, error) => opened.push({ url: request.url, breaker: error.breaker }),
+    });
+    app.get('/data', async (request, reply) => reply.code(request.headers['x-tenant'] === 'a' ? 500 : 200).send('x'));
+    await app.inject({ url: '/data', headers: { 'x-tenant': 'a' } });
+    expect((await app.inject({ url: '/data?again', headers: { 'x-tenant': 'a' } })).statusCode).toBe(503);
+    expect((await app.inject({ url: '/data', headers: { 'x-tenant': 'b' } })).statusCode).toBe(200);
+    expect(opened).toEqual([{ url: '/data?again', breaker: 'tenant:a' }]);
+    expect(registry.names().sort()).toEqual(['tenant:a', 'tenant:b']);
+  });
+
+  it('caps keyed breakers at maxBreakers and never evicts an open one', async () => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, {
+      registry,
+      failureThreshold: 1,
+      maxBreakers: 100,
+      key: (request) => String(request.headers['x-key']),
+    });
+    app.get('/k', async (request, reply) => reply.code(request.headers['x-key'] === 'bad' ? 500 : 200).send('x'));
+    await app.inject({ url: '/k', headers: { 'x-key': 'bad' } });
+    const open = registry.get('bad');
+    expect(open?.state).toBe(CircuitState.OPEN);
+    let peak = 0;
+    for (let i = 0; i < 2000; i++) {
+      expect((await app.inject({ url: '/k', headers: { 'x-key': `k${i}` } })).statusCode).toBe(200);
+      peak = Math.max(peak, registry.size);
+    }
+    expect(peak).toBeLessThanOrEqual(101);
+    expect(registry.get('bad')).toBe(open);
+    expect(open?.state).toBe(CircuitState.OPEN);
+    expect((await app.inject({ url: '/k', headers: { 'x-key': 'bad' } })).statusCode).toBe(503);
+  });
+
+  it('counts a hijacked reply by the status it was written with', async () => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry, failureThreshold: 2 });
+    app.get<{ Params: { code: string } }>('/raw/:code', async (request, reply) => {
+      reply.hijack();
+      reply.raw.writeHead(Number(request.params.code), { 'content-type': 'text/plain' });
+      reply.raw.end('raw');
+    });
+    expect((await app.inject('/raw/200')).statusCode).toBe(200);
+    expect((await app.inject('/raw/502')).statusCode).toBe(502);
+    expect(registry.get('GET /raw/:code')?.stats()).toMatchObject({ successes: 1, failures: 1, state: 'CLOSED' });
+    expect((await app.inject('/raw/502')).statusCode).toBe(502);
+    expect((await app.inject('/raw/200')).statusCode).toBe(503);
+  });
+
+  it('counts a response slower than timeoutMs as a timeout at the deadline', async () => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry, failureThreshold: 1, timeoutMs: 50 });
+    const release = gate();
+    app.get('/slow', async () => {
+      await release.promise;
+      return 'late';
+    });
+    await app.ready();
+    const pending = app.inject('/slow');
+    await until(() => registry.get('GET /slow')?.state === CircuitState.OPEN);
+    expect(registry.get('GET /slow')?.stats()).toMatchObject({ timeouts: 1, failures: 1 });
+    release.open();
+    const late = await pending;
+    expect(late.statusCode).toBe(200);
+    expect(registry.get('GET /slow')?.stats()).toMatchObject({ totalCalls: 1, successes: 0 });
+  });
+
+  it('counts a request whose client went away as neither success nor failure', async () => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry, failureThreshold: 1 });
+    const release = gate();
+    let entered = false;
+    app.get('/hang', async () => {
+      entered = true;
+      await release.promise;
+      return 'too late';
+    });
+    const url = await listenApp(app);
+    const controller = new AbortController();
+    const request = fetch(`${url}/hang`, { signal: controller.signal }).catch((error: Error) => error);
+    await until(() => entered);
+    controller.abort();
+    expect(await request).toBeInstanceOf(Error);
+    const breaker = registry.get('GET /hang');
+    await delay(50);
+    release.open();
+    await delay(50);
+    expect(breaker?.stats()).toMatchObject({ state: 'CLOSED', totalCalls: 0, successes: 0, failures: 0 });
+  });
+
+  it('lets at most halfOpenMaxRequests of 50 concurrent requests probe a HALF_OPEN circuit', async () => {
+    registry = new Registry();
+    const clock = new ManualClock();
+    app = fastify();
+    await app.register(breakwater, {
+      registry,
+      clock,
+      failureThreshold: 1,
+      recoveryTimeoutMs: 1_000,
+      halfOpenMaxRequests: 3,
+      successThreshold: 3,
+    });
+    let failing = true;
+    let inside = 0;
+    let peak = 0;
+    let entries = 0;
+    const release = gate();
+    app.get('/probe', async (_request, reply) => {
+      if (failing) return reply.code(500).send('down');
+      entries++;
+      inside++;
+      peak = Math.max(peak, inside);
+      await release.promise;
+      inside--;
+      return 'up';
+    });
+    const url = await listenApp(app);
+    expect((await fetch(`${url}/probe`)).status).toBe(500);
+    failing = false;
+    clock.advance(1_000);
+    const answers = Promise.all(
+      Array.from({ length: 50 }, () => fetch(`${url}/probe`).then((response) => response.status)),
+    );
+    await until(() => entries === 3);
+    await delay(50);
+    release.open();
+    const statuses = await answers;
+    expect(peak).toBe(3);
+    expect(entries).toBe(3);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(3);
+    expect(statuses.filter((status) => status === 503)).toHaveLength(47);
+    expect(registry.get('GET /probe')?.state).toBe(CircuitState.CLOSED);
+  });
+
+  it('serves the health document at /health/circuit-breakers, unprotected', async () => {
+    await build({ health: true, failureThreshold: 1 });
+    await app.inject('/fail');
+    const response = await app.inject('/health/circuit-breakers');
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^application\/json/);
+    const document = response.json();
+    expect(document.status).toBe('degraded');
+    expect(document.circuit_breakers['GET /fail']).toMatchObject({
+      state: 'OPEN',
+      failure_count: 1,
+      failure_threshold: 1,
+      recovery_timeout: 30000,
+    });
+    expect(Object.keys(document.circuit_breakers).sort()).toEqual(['GET /fail', 'GET /ok', 'GET /status/:code']);
+  });
+
+  it('serves the health document at a custom path', async () => {
+    await build({ health: { path: '/internal/breakers' } });
+    await app.inject('/ok');
+    expect((await app.inject('/health/circuit-breakers')).statusCode).toBe(404);
+    const response = await app.inject('/internal/breakers');
+    expect(response.json()).toMatchObject({ status: 'ok', circuit_breakers: { 'GET /ok': { state: 'CLOSED' } } });
+  });
+
+  it.each([
+    [{ failureThreshold: -1 }, /Invalid option "failureThreshold": got -1/],
+    [{ health: { path: 'health' } }, /Invalid option "health.path": got "health"/],
+    [{ key: 'tenant' }, /Invalid option "key"/],
+    [{ fallback: { strategy: 'bogus' } }, /Invalid option "fallback.strategy": got "bogus"/],
+    [{ bogus: 1 }, /Unknown option "bogus"/],
+  ])('fails app.ready() with a TypeError for invalid options %j', async (options, message) => {
+    app = fastify();
+    app.register(breakwater, { registry: new Registry(), ...(options as object) });
+    const failure = await app.ready().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(TypeError);
+    expect((failure as Error).message).toMatch(message);
+  });
+
+  it("logs transitions through Fastify's logger: warn on open, info on close", async () => {
+    const lines: LogLine[] = [];
+    const clock = new ManualClock();
+    registry = new Registry();
+    app = fastify(capturedLogger(lines));
+    await app.register(breakwater, {
+      registry,
+      clock,
+      failureThreshold: 1,
+      recoveryTimeoutMs: 1_000,
+      successThreshold: 1,
+    });
+    let failing = true;
+    app.get('/flaky', async (_request, reply) => reply.code(failing ? 500 : 200).send('x'));
+    await app.inject('/flaky');
+    failing = false;
+    clock.advance(1_000);
+    await app.inject('/flaky');
+    const transitions = lines.filter((line) => line.breaker === 'GET /flaky');
+    expect(transitions.map((line) => [line.level, line.to])).toEqual([
+      [40, 'OPEN'],
+      [30, 'HALF_OPEN'],
+      [30, 'CLOSED'],
+    ]);
+    expect(transitions[0]?.msg).toMatch(/opened/);
+  });
+
+  it("uses the logger option instead of Fastify's when given", async () => {
+    const warnings: unknown[] = [];
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, {
+      registry,
+      failureThreshold: 1,
+      logger: { warn: (...args: unknown[]) => warnings.push(args), info: () => undefined },
+    });
+    app.get('/x', async (_request, reply) => reply.code(500).send('x'));
+    await app.inject('/x');
+    expect(warnings).toHaveLength(1);
+  });
+
+  it('leaves no unhandled rejections or listener leaks after 3000 requests', async () => {
+    const rejections: unknown[] = [];
+    const warnings: Error[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('unhandledRejection', onRejection);
+    process.on('warning', onWarning);
+    try {
+      const clock = new ManualClock();
+      registry = new Registry();
+      app = fastify();
+      await app.register(breakwater, {
+        registry,
+        clock,
+        failureThreshold: 3,
+        recoveryTimeoutMs: 100,
+        timeoutMs: 1_000,
+        fallback: { strategy: 'default', response: { status: 200, body: 'fallback' } },
+      });
+      let n = 0;
+      app.get('/mixed', async (_request, reply) => {
+        n++;
+        const failing = Math.floor(n / 25) % 2 === 1;
+        if (failing && n % 2 === 0) throw new Error('boom');
+        return reply.code(failing ? 503 : 200).send('x');
+      });
+      await app.ready();
+      const breaker = () => registry.get('GET /mixed');
+      await app.inject('/mixed');
+      const listeners = breaker()?.listenerCount('stateChange');
+      const statuses = new Set<number>();
+      for (let i = 0; i < 3000; i++) {
+        if (i % 50 === 0) clock.advance(100);
+        statuses.add((await app.inject('/mixed')).statusCode);
+      }
+      await delay(20);
+      expect(rejections).toEqual([]);
+      expect(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning')).toEqual([]);
+      expect(breaker()?.listenerCount('stateChange')).toBe(listeners);
+      expect(breaker()?.stats().rejected).toBeGreaterThan(0);
+      expect([...statuses].sort()).toEqual([200, 500, 503]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+      process.off('warning', onWarning);
+    }
+  });
+});
