@@ -1,7 +1,4 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${VAR} here is configuration text, not a template
-// PENDING: written against the SPEC's `circuitBreaker(options)` before @breakwater/express existed; never run.
-// To enable: move to packages/config/test/, add devDependencies "@breakwater/express": "workspace:^",
-// "express" and "@types/express" to packages/config/package.json, install, and run it.
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
