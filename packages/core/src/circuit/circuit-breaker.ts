@@ -445,16 +445,7 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
       permit.success();
       return Promise.resolve(result as Awaited<T>);
     }
-    return Promise.resolve(result).then(
-      (value) => {
-        permit.success();
-        return value;
-      },
-      (error: unknown) => {
-        permit.failure(error);
-        throw error;
-      },
-    );
+    return settleAsync(result as PromiseLike<Awaited<T>>, permit);
   }
 
   private runWithTimeout<T>(
@@ -463,11 +454,12 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     timeoutMs: number,
   ): Promise<Awaited<T>> {
     return new Promise<Awaited<T>>((resolve, reject) => {
-      const controller = new AbortController();
+      // An AbortController is costly to make: only a function that declares the signal gets one.
+      const controller = fn.length === 0 ? undefined : new AbortController();
       const timer = setTimeout(() => {
         const error = new CircuitTimeoutError(this.name, timeoutMs);
         permit.timeout();
-        controller.abort(error);
+        controller?.abort(error);
         reject(error);
       }, timeoutMs);
       const succeed = (value: Awaited<T>) => {
@@ -481,7 +473,7 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
         reject(error);
       };
       try {
-        const result = fn(controller.signal);
+        const result = fn(controller === undefined ? NEVER : controller.signal);
         if (isThenable(result)) Promise.resolve(result).then(succeed, failWith);
         else succeed(result as Awaited<T>);
       } catch (error) {
@@ -503,6 +495,18 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     if (from !== to && this.hasListeners('stateChange')) {
       this.emit('stateChange', { name: this.name, from, to, reason, at: now });
     }
+  }
+}
+
+/** Settles the permit with the outcome of an async call; `async` avoids allocating two closures per call. */
+async function settleAsync<T>(result: PromiseLike<T>, permit: Permit): Promise<T> {
+  try {
+    const value = await result;
+    permit.success();
+    return value;
+  } catch (error) {
+    permit.failure(error);
+    throw error;
   }
 }
 

@@ -17,10 +17,8 @@ const BUCKETS = 10;
 export class RollingWindow {
   readonly windowMs: number;
   private readonly bucketMs: number;
-  private readonly calls = new Float64Array(BUCKETS);
-  private readonly failures = new Float64Array(BUCKETS);
-  private readonly slow = new Float64Array(BUCKETS);
-  private readonly timeouts = new Float64Array(BUCKETS);
+  /** Four counts per bucket, side by side: calls, failures, slow, timeouts (one allocation). */
+  private readonly cells = new Float64Array(BUCKETS * 4);
   /** Index (time / bucketMs) of the newest bucket. */
   private head = Number.NEGATIVE_INFINITY;
   private readonly sums: WindowCounts = { calls: 0, failures: 0, slow: 0, timeouts: 0 };
@@ -32,30 +30,32 @@ export class RollingWindow {
 
   /** Records one call at time `now`. */
   record(now: number, failure: boolean, slow: boolean, timeout: boolean): void {
-    const slot = this.advance(now);
-    this.calls[slot]! += 1;
+    const at = this.advance(now) * 4;
+    const cells = this.cells;
+    cells[at]! += 1;
     this.sums.calls += 1;
     if (failure) {
-      this.failures[slot]! += 1;
+      cells[at + 1]! += 1;
       this.sums.failures += 1;
     }
     if (slow) {
-      this.slow[slot]! += 1;
+      cells[at + 2]! += 1;
       this.sums.slow += 1;
     }
     if (timeout) {
-      this.timeouts[slot]! += 1;
+      cells[at + 3]! += 1;
       this.sums.timeouts += 1;
     }
   }
 
   /** Adds counts from elsewhere (another instance) into the current bucket. */
   merge(now: number, counts: WindowCounts): void {
-    const slot = this.advance(now);
-    this.calls[slot]! += counts.calls;
-    this.failures[slot]! += counts.failures;
-    this.slow[slot]! += counts.slow;
-    this.timeouts[slot]! += counts.timeouts;
+    const at = this.advance(now) * 4;
+    const cells = this.cells;
+    cells[at]! += counts.calls;
+    cells[at + 1]! += counts.failures;
+    cells[at + 2]! += counts.slow;
+    cells[at + 3]! += counts.timeouts;
     this.sums.calls += counts.calls;
     this.sums.failures += counts.failures;
     this.sums.slow += counts.slow;
@@ -69,10 +69,7 @@ export class RollingWindow {
   }
 
   reset(): void {
-    this.calls.fill(0);
-    this.failures.fill(0);
-    this.slow.fill(0);
-    this.timeouts.fill(0);
+    this.cells.fill(0);
     this.sums.calls = this.sums.failures = this.sums.slow = this.sums.timeouts = 0;
     this.head = Number.NEGATIVE_INFINITY;
   }
@@ -90,13 +87,12 @@ export class RollingWindow {
 
   private clear(slot: number): void {
     const s = ((slot % BUCKETS) + BUCKETS) % BUCKETS;
-    this.sums.calls -= this.calls[s]!;
-    this.sums.failures -= this.failures[s]!;
-    this.sums.slow -= this.slow[s]!;
-    this.sums.timeouts -= this.timeouts[s]!;
-    this.calls[s] = 0;
-    this.failures[s] = 0;
-    this.slow[s] = 0;
-    this.timeouts[s] = 0;
+    const at = s * 4;
+    const cells = this.cells;
+    this.sums.calls -= cells[at]!;
+    this.sums.failures -= cells[at + 1]!;
+    this.sums.slow -= cells[at + 2]!;
+    this.sums.timeouts -= cells[at + 3]!;
+    cells.fill(0, at, at + 4);
   }
 }
