@@ -276,8 +276,10 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     if (permit.generation !== this.generation) return;
     const now = this.options.clock.now();
     // A probe past its deadline has already expired, whether or not anyone has looked since.
-    this.refresh(now);
-    if (permit.generation !== this.generation) return;
+    if (this.current === CircuitState.HALF_OPEN) {
+      this.refresh(now);
+      if (permit.generation !== this.generation) return;
+    }
     const probe = permit.probeSlot >= 0;
     if (probe) {
       this.probeStarts[permit.probeSlot] = Number.NaN;
