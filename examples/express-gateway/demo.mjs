@@ -110,7 +110,7 @@ console.log(`\n${bold('Summary')}`);
 console.log(`  requests sent           ${total.requests}`);
 console.log(`  answered by upstream    ${total.ok}`);
 console.log(`  served from cache       ${total.cache}   (x-circuit-fallback: cache)`);
-console.log(`  rejected with 503       ${total.rejected}   (structured JSON, Retry-After)`);
+console.log(`  rejected with 503       ${total.rejected}   (URLs never cached: structured JSON, Retry-After)`);
 console.log(`  failed (5xx/timeouts)   ${total.failed}`);
 console.log(
   `  upstream calls          ${upstream.calls}   (the breaker spared it ${total.requests - upstream.calls} calls)`,
