@@ -50,9 +50,10 @@ type Listener<T> = (event: T) => void;
  * which keeps the hot path cheap.
  */
 export class Emitter<Events extends object> {
-  private listeners: { [K in keyof Events]?: Listener<Events[K]>[] } = {};
+  private listeners: { [K in keyof Events]?: Listener<Events[K]>[] } | undefined;
 
   on<K extends keyof Events>(event: K, listener: Listener<Events[K]>): this {
+    this.listeners ??= {};
     const list = this.listeners[event];
     if (list) list.push(listener);
     else this.listeners[event] = [listener];
@@ -60,24 +61,24 @@ export class Emitter<Events extends object> {
   }
 
   off<K extends keyof Events>(event: K, listener: Listener<Events[K]>): this {
-    const list = this.listeners[event];
+    const list = this.listeners?.[event];
     if (!list) return this;
     const index = list.indexOf(listener);
     if (index >= 0) list.splice(index, 1);
-    if (list.length === 0) delete this.listeners[event];
+    if (list.length === 0) delete this.listeners?.[event];
     return this;
   }
 
   listenerCount(event: keyof Events): number {
-    return this.listeners[event]?.length ?? 0;
+    return this.listeners?.[event]?.length ?? 0;
   }
 
   protected hasListeners(event: keyof Events): boolean {
-    return this.listeners[event] !== undefined;
+    return this.listeners?.[event] !== undefined;
   }
 
   protected emit<K extends keyof Events>(event: K, payload: Events[K]): void {
-    const list = this.listeners[event];
+    const list = this.listeners?.[event];
     if (!list) return;
     for (const listener of list.slice()) {
       try {

@@ -14,5 +14,5 @@ export function rulesFromOptions(options: ResolvedOptions): TripRule[] {
   if (options.slowCallRateThreshold !== undefined && options.slowCallDurationMs !== undefined) {
     rules.push(new SlowCallRateRule(options.slowCallRateThreshold, options.minimumRequests));
   }
-  return rules;
+  return rules.slice();
 }

@@ -11,14 +11,14 @@ const BUCKETS = 10;
 
 /**
  * Bucketed rolling counts over `windowMs`: ten buckets, each `windowMs / 10` wide, kept in
- * preallocated typed arrays with running sums, so recording a call allocates nothing and
+ * one typed array (made on the first record) with running sums, so recording a call allocates nothing and
  * costs O(1) amortised. Counts older than the window fall out a bucket at a time.
  */
 export class RollingWindow {
   readonly windowMs: number;
   private readonly bucketMs: number;
-  /** Four counts per bucket, side by side: calls, failures, slow, timeouts (one allocation). */
-  private readonly cells = new Float64Array(BUCKETS * 4);
+  /** Four counts per bucket, side by side: calls, failures, slow, timeouts; allocated on the first record, so an idle breaker holds none. */
+  private cells: Float64Array | undefined;
   /** Index (time / bucketMs) of the newest bucket. */
   private head = Number.NEGATIVE_INFINITY;
   private readonly sums: WindowCounts = { calls: 0, failures: 0, slow: 0, timeouts: 0 };
@@ -31,6 +31,7 @@ export class RollingWindow {
   /** Records one call at time `now`. */
   record(now: number, failure: boolean, slow: boolean, timeout: boolean): void {
     const at = this.advance(now) * 4;
+    this.cells ??= new Float64Array(BUCKETS * 4);
     const cells = this.cells;
     cells[at]! += 1;
     this.sums.calls += 1;
@@ -51,6 +52,7 @@ export class RollingWindow {
   /** Adds counts from elsewhere (another instance) into the current bucket. */
   merge(now: number, counts: WindowCounts): void {
     const at = this.advance(now) * 4;
+    this.cells ??= new Float64Array(BUCKETS * 4);
     const cells = this.cells;
     cells[at]! += counts.calls;
     cells[at + 1]! += counts.failures;
@@ -69,7 +71,7 @@ export class RollingWindow {
   }
 
   reset(): void {
-    this.cells.fill(0);
+    this.cells?.fill(0);
     this.sums.calls = this.sums.failures = this.sums.slow = this.sums.timeouts = 0;
     this.head = Number.NEGATIVE_INFINITY;
   }
@@ -77,8 +79,10 @@ export class RollingWindow {
   private advance(now: number): number {
     const index = Math.floor(now / this.bucketMs);
     if (index > this.head) {
-      const stale = Math.min(index - this.head, BUCKETS);
-      for (let i = 1; i <= stale; i++) this.clear(index - stale + i);
+      if (this.cells !== undefined) {
+        const stale = Math.min(index - this.head, BUCKETS);
+        for (let i = 1; i <= stale; i++) this.clear(index - stale + i);
+      }
       this.head = index;
     }
     // A clock that moved backwards records into the newest bucket.
@@ -88,7 +92,7 @@ export class RollingWindow {
   private clear(slot: number): void {
     const s = ((slot % BUCKETS) + BUCKETS) % BUCKETS;
     const at = s * 4;
-    const cells = this.cells;
+    const cells = this.cells as Float64Array;
     this.sums.calls -= cells[at]!;
     this.sums.failures -= cells[at + 1]!;
     this.sums.slow -= cells[at + 2]!;
