@@ -2,6 +2,7 @@ import type { CircuitBreaker } from '../circuit/circuit-breaker.js';
 import { fetchThrough } from '../fetch/protected-fetch.js';
 import { type Logger, log } from '../http/logger.js';
 import { toWire, type WireResponse } from '../http/response.js';
+import { validateBreakerOptions } from '../options.js';
 import type { Registry } from '../registry/registry.js';
 import { isSharedRequest, isSharedResponse } from './cache-policy.js';
 import { forwardableHeaders, joinUrl, relay } from './forward.js';
@@ -40,9 +41,19 @@ const DEFAULT_MAX_ENTRY_BYTES = 1_048_576;
 const serverError = (status: number): boolean => status >= 500;
 const STRATEGIES: readonly FallbackStrategy[] = ['cache', 'default', 'alternative_service', 'custom'];
 
+function show(value: unknown): string {
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'number') return String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : typeof value;
+  }
+}
+
 function invalid(option: string, value: unknown, allowed: string): never {
-  const shown = typeof value === 'function' ? 'a function' : JSON.stringify(value);
-  throw new TypeError(`Invalid option "fallback.${option}": got ${shown}, expected ${allowed}`);
+  const name = option === '' ? 'fallback' : `fallback.${option}`;
+  throw new TypeError(`Invalid option "${name}": got ${show(value)}, expected ${allowed}`);
 }
 
 function checkPositive(option: string, value: unknown): void {
@@ -67,12 +78,20 @@ export function validateFallback(options: unknown): asserts options is FallbackO
       if (o.methods !== undefined && !(Array.isArray(o.methods) && o.methods.every((m) => typeof m === 'string'))) {
         invalid('methods', o.methods, 'an array of HTTP methods');
       }
+      if (o.cachePrivate !== undefined && typeof o.cachePrivate !== 'boolean')
+        invalid('cachePrivate', o.cachePrivate, 'true or false');
+      if (o.store !== undefined && !isStore(o.store))
+        invalid('store', o.store, 'a store with get(key) and set(key, value, ttlMs)');
       break;
-    case 'default':
+    case 'default': {
       if (typeof o.response !== 'object' || o.response === null)
         invalid('response', o.response, 'a response { status?, headers?, body }');
+      const status: unknown = (o.response as { status?: unknown }).status;
+      const valid = typeof status === 'number' && Number.isInteger(status) && status >= 100 && status <= 599;
+      if (status !== undefined && !valid) invalid('response.status', status, 'an integer from 100 to 599');
       toWire(o.response as object);
       break;
+    }
     case 'alternative_service':
       try {
         const url = new URL(String(o.url));
@@ -80,11 +99,29 @@ export function validateFallback(options: unknown): asserts options is FallbackO
       } catch {
         invalid('url', o.url, 'an absolute http(s) URL');
       }
+      if (o.breaker !== undefined) {
+        if (typeof o.breaker !== 'object' || o.breaker === null) invalid('breaker', o.breaker, 'breaker options');
+        try {
+          validateBreakerOptions(o.breaker);
+        } catch (error) {
+          throw new TypeError((error as Error).message.replace(/option "/, 'option "fallback.breaker.'));
+        }
+      }
       break;
     case 'custom':
       if (typeof o.handler !== 'function') invalid('handler', o.handler, 'a function (req, error) => response');
       break;
   }
+}
+
+/** A fallback with nothing to answer (a cache miss, a backup 5xx): logged as a warning, not an error. */
+class NoAnswer extends Error {}
+
+function isStore(value: unknown): value is CacheStore {
+  const store = value as Partial<CacheStore> | null;
+  return (
+    typeof store === 'object' && store !== null && typeof store.get === 'function' && typeof store.set === 'function'
+  );
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
@@ -123,7 +160,7 @@ export class FallbackEngine<Req = unknown> {
 
   /** True when the adapter should capture this request's response for the cache. */
   wantsResponse(info: RequestInfo): boolean {
-    if (this.store === undefined || !this.methods.has(info.method)) return false;
+    if (this.store === undefined || !this.methods.has(info.method.toUpperCase())) return false;
     return (this.options as CacheFallbackOptions).cachePrivate === true || isSharedRequest(info);
   }
 
@@ -163,21 +200,16 @@ export class FallbackEngine<Req = unknown> {
         this.produce(info, req, error, breaker),
         this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       );
-      breaker.noteFallback(this.strategy, response !== undefined);
+      breaker.noteFallback(this.strategy, true);
       return response;
     } catch (failure) {
       breaker.noteFallback(this.strategy, false);
-      this.report(breaker, 'respond', failure);
+      this.report(breaker, 'respond', failure, failure instanceof NoAnswer ? 'warn' : 'error');
       return undefined;
     }
   }
 
-  private async produce(
-    info: RequestInfo,
-    req: Req,
-    error: Error,
-    breaker: CircuitBreaker,
-  ): Promise<WireResponse | undefined> {
+  private async produce(info: RequestInfo, req: Req, error: Error, breaker: CircuitBreaker): Promise<WireResponse> {
     const header = { [FALLBACK_HEADER]: this.strategy };
     const options = this.options;
     switch (options.strategy) {
@@ -197,12 +229,14 @@ export class FallbackEngine<Req = unknown> {
     req: Req,
     breaker: CircuitBreaker,
     header: Record<string, string>,
-  ): Promise<WireResponse | undefined> {
-    if (!this.wantsResponse(info)) return undefined;
+  ): Promise<WireResponse> {
+    if (!this.wantsResponse(info)) throw new NoAnswer(`${info.method} ${info.url} is not served from the cache`);
     const entry = await (this.store as CacheStore).get(this.cacheKey(info, req));
-    if (entry === undefined) return undefined;
+    if (entry === undefined) throw new NoAnswer(`nothing cached for ${info.method} ${info.url}`);
     const ageMs = breaker.options.clock.now() - entry.storedAt;
-    if (ageMs > ((this.options as CacheFallbackOptions).ttlMs ?? DEFAULT_TTL_MS)) return undefined;
+    if (ageMs > ((this.options as CacheFallbackOptions).ttlMs ?? DEFAULT_TTL_MS)) {
+      throw new NoAnswer(`the cached response to ${info.method} ${info.url} is older than ttlMs`);
+    }
     return {
       status: entry.status,
       headers: { ...entry.headers, age: String(Math.max(0, Math.floor(ageMs / 1000))), ...header },
@@ -215,7 +249,7 @@ export class FallbackEngine<Req = unknown> {
     breaker: CircuitBreaker,
     header: Record<string, string>,
     options: AlternativeServiceFallbackOptions,
-  ): Promise<WireResponse | undefined> {
+  ): Promise<WireResponse> {
     const method = info.method.toUpperCase();
     const body = method === 'GET' || method === 'HEAD' ? undefined : await info.body?.();
     const backup = this.context.registry.getOrCreate(`${breaker.name}:alternative`, {
@@ -229,7 +263,7 @@ export class FallbackEngine<Req = unknown> {
     });
     if (response.status >= 500) {
       await response.body?.cancel();
-      return undefined;
+      throw new NoAnswer(`the backup answered ${response.status}`);
     }
     return relay(response, header);
   }
@@ -239,13 +273,18 @@ export class FallbackEngine<Req = unknown> {
     return custom === undefined ? `${info.method} ${info.url}` : custom(req);
   }
 
-  private report(breaker: CircuitBreaker | undefined, stage: string, error: unknown): void {
+  private report(
+    breaker: CircuitBreaker | undefined,
+    stage: string,
+    error: unknown,
+    level: 'warn' | 'error' = 'error',
+  ): void {
     const logger = this.context.logger;
     if (logger === undefined) return;
     const message = error instanceof Error ? error.message : String(error);
     log(
       logger,
-      'error',
+      level,
       { breaker: breaker?.name, strategy: this.strategy, stage, error: message },
       `fallback "${this.strategy}" failed`,
     );

@@ -17,7 +17,10 @@ const HOP_BY_HOP = new Set([
   'expect',
 ]);
 
-/** The request's end-to-end headers, for forwarding. */
+/**
+ * The request's end-to-end headers, for forwarding. `accept-encoding` is left to fetch, which
+ * asks only for codings it decodes (`relay` drops `content-encoding` because fetch decoded the body).
+ */
 export function forwardableHeaders(headers: RequestInfo['headers']): Headers {
   const connection = String(headers.connection ?? '')
     .toLowerCase()
@@ -28,6 +31,7 @@ export function forwardableHeaders(headers: RequestInfo['headers']): Headers {
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();
     if (value === undefined || HOP_BY_HOP.has(lower) || connection.includes(lower) || lower.startsWith(':')) continue;
+    if (lower === 'accept-encoding') continue;
     if (Array.isArray(value)) for (const item of value) out.append(lower, item);
     else out.set(lower, value);
   }

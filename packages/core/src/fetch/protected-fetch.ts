@@ -38,10 +38,14 @@ export function createProtectedFetch(options: ProtectedFetchOptions = {}): typeo
   validateBreakerOptions(breakerOptions, OWN_KEYS);
   if (typeof key !== 'function')
     throw new TypeError(`Invalid option "key": got ${typeof key}, expected a function (url) => string`);
+  if (inner !== undefined && typeof inner !== 'function')
+    throw new TypeError(`Invalid option "fetch": got ${typeof inner}, expected a fetch function`);
+  if (typeof (registry as Partial<Registry> | null)?.getOrCreate !== 'function')
+    throw new TypeError('Invalid option "registry": expected a Registry (an object with a getOrCreate() method)');
   const isFailureStatus = statusClassifier(failureStatusCodes);
   const baseFetch = inner ?? globalThis.fetch;
 
-  return function protectedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  return async function protectedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
     const url = new URL(input instanceof Request ? input.url : String(input));
     return fetchThrough(registry.getOrCreate(key(url), breakerOptions), baseFetch, isFailureStatus, input, init);
   };

@@ -7,7 +7,7 @@ import { type FallbackContext, FallbackEngine } from '../fallback/fallback-engin
 import type { CacheStore, FallbackOptions, RequestInfo } from '../fallback/types.js';
 import { validateBreakerOptions } from '../options.js';
 import { type BreakerDefaults, defaultRegistry, type Registry } from '../registry/registry.js';
-import { type Logger, logTransitions } from './logger.js';
+import { type Logger, log, logTransitions } from './logger.js';
 import { type FailureStatusCodes, HttpStatusError, statusClassifier } from './outcome.js';
 import { rejectionResponse, type WireResponse } from './response.js';
 
@@ -175,7 +175,16 @@ export class HttpGuard<Req> {
     error: CircuitOpenError | CircuitTimeoutError,
     breaker: CircuitBreaker,
   ): Promise<WireResponse> {
-    const engine = this.engine(breaker.name);
+    let engine: FallbackEngine<Req> | undefined;
+    try {
+      engine = this.engine(breaker.name);
+    } catch (failure) {
+      // An invalid fallback declared in the registry: answer the 503 rather than reject.
+      if (this.logger !== undefined) {
+        const message = failure instanceof Error ? failure.message : String(failure);
+        log(this.logger, 'error', { breaker: breaker.name, error: message }, 'declared fallback is invalid');
+      }
+    }
     if (engine !== undefined) {
       const response = await engine.respond(info, req, error, breaker);
       if (response !== undefined) return response;
@@ -213,19 +222,23 @@ export class HttpGuard<Req> {
     const breaker = this.breaker(name);
     this.keyed.delete(name);
     this.keyed.set(name, breaker);
-    if (this.keyed.size > this.maxBreakers) this.evictIdle();
+    while (this.keyed.size > this.maxBreakers) if (!this.evictIdle(breaker)) break;
     return breaker;
   }
 
-  /** Drops the least recently used CLOSED breaker (never an open one) created through `key()`. */
-  private evictIdle(): void {
+  /**
+   * Drops the least recently used CLOSED breaker created through `key()`: never an open one,
+   * nor `keep`, the one about to serve a request. Returns false when none could go.
+   */
+  private evictIdle(keep: CircuitBreaker): boolean {
     for (const [name, breaker] of this.keyed) {
-      if (breaker.state !== CircuitState.CLOSED) continue;
+      if (breaker === keep || breaker.state !== CircuitState.CLOSED) continue;
       this.keyed.delete(name);
       if (this.registry.get(name) === breaker && this.registry.declaration(name) === undefined)
         this.registry.delete(name);
-      return;
+      return true;
     }
+    return false;
   }
 }
 

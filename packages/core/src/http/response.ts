@@ -8,7 +8,7 @@ export interface ResponseDescriptor {
   /** Default 200. */
   status?: number;
   headers?: Record<string, HeaderValue | undefined>;
-  /** A string or bytes are sent as they are; anything else is sent as JSON. */
+  /** A string or bytes (`Uint8Array`, `ArrayBuffer`, any typed array) are sent as they are; anything else as JSON. */
   body?: unknown;
 }
 
@@ -30,6 +30,8 @@ export function toWire(descriptor: ResponseDescriptor, extraHeaders?: Record<str
   const raw = descriptor.body;
   if (raw === undefined || raw === null) body = '';
   else if (typeof raw === 'string' || raw instanceof Uint8Array) body = raw;
+  else if (raw instanceof ArrayBuffer) body = new Uint8Array(raw);
+  else if (ArrayBuffer.isView(raw)) body = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
   else {
     body = JSON.stringify(raw);
     headers['content-type'] ??= 'application/json; charset=utf-8';

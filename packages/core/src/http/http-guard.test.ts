@@ -1,0 +1,562 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { CircuitState } from '../circuit/state.js';
+import { CircuitOpenError } from '../errors/circuit-open-error.js';
+import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
+import type { CachedResponse, CacheStore, RequestInfo } from '../fallback/types.js';
+import { Registry } from '../registry/registry.js';
+import { type HttpCall, HttpGuard } from './http-guard.js';
+
+interface Req {
+  tenant: string;
+}
+
+const req: Req = { tenant: 't1' };
+const info: RequestInfo = { method: 'GET', url: '/items?page=2', headers: {} };
+const clock = { t: 0, now: () => clock.t };
+
+function admitted(guard: HttpGuard<Req>, request: Req = req): HttpCall {
+  const admission = guard.admit(request);
+  if (admission.call === undefined) throw new Error(`expected a permit, got ${admission.error.message}`);
+  return admission.call;
+}
+
+function open(guard: HttpGuard<Req>, request: Req = req): void {
+  while (guard.breakerFor(request).state === CircuitState.CLOSED) admitted(guard, request).complete(500);
+}
+
+function mapStore(): CacheStore {
+  const map = new Map<string, CachedResponse>();
+  return { get: (key) => map.get(key), set: (key, value) => map.set(key, value) };
+}
+
+type Line = [level: string, ...args: unknown[]];
+function recorder(lines: Line[]) {
+  return {
+    warn: (...args: unknown[]) => void lines.push(['warn', ...args]),
+    info: (...args: unknown[]) => void lines.push(['info', ...args]),
+    error: (...args: unknown[]) => void lines.push(['error', ...args]),
+  };
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('HttpGuard: which breaker serves a request', () => {
+  it('uses the name option, from the given registry', () => {
+    const registry = new Registry();
+    const guard = new HttpGuard<Req>({ name: 'catalog', registry });
+    const breaker = guard.breakerFor(req);
+    expect(breaker.name).toBe('catalog');
+    expect(registry.get('catalog')).toBe(breaker);
+    expect(guard.breakerFor({ tenant: 'other' })).toBe(breaker);
+  });
+
+  it('uses key(req) over the name, one breaker per key', () => {
+    const registry = new Registry();
+    const guard = new HttpGuard<Req>({ name: 'ignored', registry, key: (r) => `tenant:${r.tenant}` });
+    const a = guard.breakerFor({ tenant: 'a' });
+    const b = guard.breakerFor({ tenant: 'b' });
+    expect([a.name, b.name]).toEqual(['tenant:a', 'tenant:b']);
+    expect(guard.breakerFor({ tenant: 'a' })).toBe(a);
+    expect(registry.names().sort()).toEqual(['tenant:a', 'tenant:b']);
+  });
+
+  it("uses the adapter's default name when there is neither name nor key", () => {
+    const registry = new Registry();
+    const guard = new HttpGuard<Req>({ registry });
+    expect(guard.breakerFor(req, 'GET /route').name).toBe('GET /route');
+  });
+
+  it('throws a TypeError when there is no name, no key and no default name', () => {
+    const guard = new HttpGuard<Req>({ registry: new Registry() });
+    expect(() => guard.admit(req)).toThrow(TypeError);
+    expect(() => guard.breakerFor(req)).toThrow(/give a "name" or a "key" function/);
+  });
+
+  it('throws a TypeError when key(req) returns something other than a non-empty string', () => {
+    const guard = new HttpGuard<Req>({ registry: new Registry(), key: (r) => r.tenant });
+    expect(() => guard.breakerFor({ tenant: '' })).toThrow(/Invalid key: the "key" function returned ""/);
+    expect(() => guard.breakerFor({ tenant: 42 as never })).toThrow(TypeError);
+  });
+
+  it('passes breaker options through to the breakers it creates', () => {
+    const guard = new HttpGuard<Req>({ name: 'tuned', registry: new Registry(), failureThreshold: 2, timeoutMs: 900 });
+    expect(guard.breakerFor(req).options).toMatchObject({ failureThreshold: 2, timeoutMs: 900 });
+  });
+});
+
+describe('HttpGuard: options', () => {
+  it.each([
+    [{ name: 'x', failureThreshold: -1 }, /Invalid option "failureThreshold": got -1/],
+    [{ name: 'x', key: 'x' }, /Invalid option "key": got string, expected a function/],
+    [{ name: 'x', maxBreakers: 0 }, /Invalid option "maxBreakers": got 0, expected an integer of at least 1/],
+    [{ name: 'x', maxBreakers: 1.5 }, /Invalid option "maxBreakers": got 1.5/],
+    [{ name: 'x', failureTreshold: 3 }, /Unknown option "failureTreshold"/],
+    [{ name: '' }, /Invalid option "name"/],
+    [{ name: 'x', onOpen: true }, /Invalid option "onOpen": got boolean/],
+    [{ name: 'x', logger: { warn: () => {} } }, /Invalid option "logger"/],
+    [{ name: 'x', failureStatusCodes: [1000] }, /Invalid option "failureStatusCodes": got 1000/],
+    [{ name: 'x', fallback: { strategy: 'retry' } }, /Invalid option "fallback.strategy": got "retry"/],
+    [
+      { name: 'x', fallback: { strategy: 'default', response: { status: 1 } } },
+      /Invalid option "fallback.response.status": got 1, expected an integer from 100 to 599/,
+    ],
+  ])('rejects %j with a TypeError naming the option', (options, message) => {
+    expect(() => new HttpGuard(options as never)).toThrow(TypeError);
+    expect(() => new HttpGuard(options as never)).toThrow(message);
+  });
+
+  it('rejects options that are not an object', () => {
+    expect(() => new HttpGuard(null as never)).toThrow(/Invalid options: got null, expected an object/);
+  });
+
+  it('needs a store for a cache fallback when the adapter brings no in-memory one', () => {
+    expect(() => new HttpGuard<Req>({ name: 'x', fallback: { strategy: 'cache' } })).toThrow(
+      /Invalid option "fallback.store"/,
+    );
+    const store = mapStore();
+    const guard = new HttpGuard<Req>({ name: 'x', fallback: { strategy: 'cache' } }, { memoryStore: () => store });
+    expect(guard.engine('x')?.strategy).toBe('cache');
+  });
+});
+
+describe('HttpGuard: admitting and refusing', () => {
+  it('admits while CLOSED and refuses with a CircuitOpenError once OPEN', () => {
+    const registry = new Registry();
+    const guard = new HttpGuard<Req>({ name: 'svc', registry, failureThreshold: 2, recoveryTimeoutMs: 7_000, clock });
+    clock.t = 0;
+    admitted(guard).complete(503);
+    admitted(guard).complete(502);
+    const refused = guard.admit(req);
+    expect(refused.call).toBeUndefined();
+    expect(refused.error).toBeInstanceOf(CircuitOpenError);
+    expect(refused.error).toMatchObject({ breaker: 'svc', state: 'OPEN', retryAfterMs: 7_000 });
+    expect(refused.call === undefined && refused.breaker).toBe(registry.get('svc'));
+    expect(registry.get('svc')?.stats().rejected).toBe(1);
+  });
+
+  it('calls onOpen with the request and the error for every refusal, and survives one that throws', () => {
+    const seen: [Req, CircuitOpenError][] = [];
+    const guard = new HttpGuard<Req>({
+      name: 'hooked',
+      registry: new Registry(),
+      failureThreshold: 1,
+      onOpen: (r, e) => {
+        seen.push([r, e]);
+        throw new Error('hook broke');
+      },
+    });
+    admitted(guard).complete(500);
+    const first = guard.admit(req);
+    const second = guard.admit({ tenant: 't2' });
+    expect(first.error).toBeInstanceOf(CircuitOpenError);
+    expect(second.error).toBeInstanceOf(CircuitOpenError);
+    expect(seen.map(([r, e]) => [r.tenant, e.breaker])).toEqual([
+      ['t1', 'hooked'],
+      ['t2', 'hooked'],
+    ]);
+  });
+});
+
+describe('HttpCall: outcomes', () => {
+  it('counts 4xx as success and 5xx as failure by default', () => {
+    const guard = new HttpGuard<Req>({ name: 'default-codes', registry: new Registry() });
+    for (const status of [200, 301, 400, 404, 429]) admitted(guard).complete(status);
+    for (const status of [500, 503]) admitted(guard).complete(status);
+    expect(guard.breakerFor(req).stats()).toMatchObject({ successes: 5, failures: 2 });
+  });
+
+  it('counts exactly the failureStatusCodes when given', () => {
+    const guard = new HttpGuard<Req>({ name: 'listed', registry: new Registry(), failureStatusCodes: [429, 503] });
+    admitted(guard).complete(429);
+    admitted(guard).complete(503);
+    admitted(guard).complete(500);
+    admitted(guard).complete(404);
+    expect(guard.breakerFor(req).stats()).toMatchObject({ successes: 2, failures: 2 });
+  });
+
+  it('records the status as an HttpStatusError on failure', () => {
+    const guard = new HttpGuard<Req>({ name: 'errors', registry: new Registry() });
+    const errors: unknown[] = [];
+    guard.breakerFor(req).on('failure', (event) => errors.push(event.error));
+    admitted(guard).complete(502);
+    expect(errors).toEqual([expect.objectContaining({ name: 'HttpStatusError', status: 502 })]);
+  });
+
+  it('counts fail(error) as a failure, subject to the isFailure option', () => {
+    const guard = new HttpGuard<Req>({
+      name: 'thrown',
+      registry: new Registry(),
+      isFailure: (error) => !(error instanceof RangeError),
+    });
+    admitted(guard).fail(new Error('boom'));
+    admitted(guard).fail(new RangeError('bad input'));
+    expect(guard.breakerFor(req).stats()).toMatchObject({ failures: 1, ignored: 1 });
+  });
+
+  it('counts abort() as neither success nor failure', () => {
+    const guard = new HttpGuard<Req>({ name: 'aborted', registry: new Registry(), failureThreshold: 1 });
+    admitted(guard).abort();
+    expect(guard.breakerFor(req).stats()).toMatchObject({ totalCalls: 0, successes: 0, failures: 0 });
+    expect(guard.breakerFor(req).state).toBe('CLOSED');
+  });
+
+  it('settles once: later complete/fail/abort calls are ignored', () => {
+    const guard = new HttpGuard<Req>({ name: 'once', registry: new Registry() });
+    const call = admitted(guard);
+    call.complete(500);
+    call.complete(200);
+    call.fail(new Error('again'));
+    call.abort();
+    expect(guard.breakerFor(req).stats()).toMatchObject({ totalCalls: 1, failures: 1, successes: 0 });
+  });
+});
+
+describe('HttpCall: timeouts', () => {
+  it('counts a timeout at the deadline and calls onTimeout once with a CircuitTimeoutError', async () => {
+    const guard = new HttpGuard<Req>({ name: 'slow', registry: new Registry(), timeoutMs: 30 });
+    const call = admitted(guard);
+    const errors: CircuitTimeoutError[] = [];
+    call.armTimeout((error) => errors.push(error));
+    expect(call.timedOut).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(call.timedOut).toBe(true);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(CircuitTimeoutError);
+    expect(errors[0]).toMatchObject({ breaker: 'slow', timeoutMs: 30 });
+    call.complete(200);
+    expect(guard.breakerFor(req).stats()).toMatchObject({ timeouts: 1, failures: 1, successes: 0 });
+  });
+
+  it('counts no timeout when the response finishes first', async () => {
+    const guard = new HttpGuard<Req>({ name: 'quick', registry: new Registry(), timeoutMs: 30 });
+    const call = admitted(guard);
+    const onTimeout = vi.fn();
+    call.armTimeout(onTimeout);
+    call.complete(200);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(onTimeout).not.toHaveBeenCalled();
+    expect(call.timedOut).toBe(false);
+    expect(guard.breakerFor(req).stats()).toMatchObject({ timeouts: 0, successes: 1 });
+  });
+
+  it('clears its timer when settled, leaving no timer behind', () => {
+    vi.useFakeTimers();
+    const guard = new HttpGuard<Req>({ name: 'timers', registry: new Registry(), timeoutMs: 5_000 });
+    for (const settle of [
+      (c: HttpCall) => c.complete(200),
+      (c: HttpCall) => c.fail(new Error('x')),
+      (c: HttpCall) => c.abort(),
+    ]) {
+      const call = admitted(guard);
+      call.armTimeout(() => {});
+      expect(vi.getTimerCount()).toBe(1);
+      settle(call);
+      expect(vi.getTimerCount()).toBe(0);
+    }
+  });
+
+  it('arms nothing without timeoutMs, or when the call is already settled', () => {
+    vi.useFakeTimers();
+    const plain = new HttpGuard<Req>({ name: 'no-timeout', registry: new Registry() });
+    admitted(plain).armTimeout(() => {});
+    expect(vi.getTimerCount()).toBe(0);
+    const timed = new HttpGuard<Req>({ name: 'settled', registry: new Registry(), timeoutMs: 100 });
+    const call = admitted(timed);
+    call.complete(200);
+    call.armTimeout(() => {});
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('HttpGuard: maxBreakers', () => {
+  it('evicts the least recently used CLOSED keyed breaker beyond maxBreakers', () => {
+    const registry = new Registry();
+    const guard = new HttpGuard<Req>({ registry, key: (r) => r.tenant, maxBreakers: 2 });
+    guard.breakerFor({ tenant: 'a' });
+    guard.breakerFor({ tenant: 'b' });
+    guard.breakerFor({ tenant: 'a' });
+    guard.breakerFor({ tenant: 'c' });
+    expect(registry.names().sort()).toEqual(['a', 'c']);
+  });
+
+  it('never evicts an OPEN breaker', () => {
+    const registry = new Registry();
+    const guard = new HttpGuard<Req>({ registry, key: (r) => r.tenant, maxBreakers: 2, failureThreshold: 1 });
+    open(guard, { tenant: 'a' });
+    guard.breakerFor({ tenant: 'b' });
+    guard.breakerFor({ tenant: 'c' });
+    expect(registry.names().sort()).toEqual(['a', 'c']);
+    expect(guard.admit({ tenant: 'a' }).error).toBeInstanceOf(CircuitOpenError);
+  });
+
+  it('keeps counting for a new key when every other breaker is OPEN', () => {
+    const registry = new Registry();
+    const guard = new HttpGuard<Req>({ registry, key: (r) => r.tenant, maxBreakers: 2, failureThreshold: 2 });
+    open(guard, { tenant: 'a' });
+    open(guard, { tenant: 'b' });
+    admitted(guard, { tenant: 'c' }).complete(500);
+    admitted(guard, { tenant: 'c' }).complete(500);
+    expect(registry.get('c')?.state).toBe('OPEN');
+    expect(guard.admit({ tenant: 'c' }).error).toBeInstanceOf(CircuitOpenError);
+  });
+
+  it('comes back under maxBreakers once breakers close again', () => {
+    const registry = new Registry();
+    const guard = new HttpGuard<Req>({ registry, key: (r) => r.tenant, maxBreakers: 1, failureThreshold: 1 });
+    open(guard, { tenant: 'a' });
+    guard.breakerFor({ tenant: 'b' });
+    expect(registry.size).toBe(2);
+    registry.reset();
+    guard.breakerFor({ tenant: 'c' });
+    expect(registry.names()).toEqual(['c']);
+  });
+
+  it('keeps a declared breaker in the registry when it leaves the keyed set', () => {
+    const registry = new Registry();
+    registry.declare('a', { options: { failureThreshold: 9 } });
+    const guard = new HttpGuard<Req>({ registry, key: (r) => r.tenant, maxBreakers: 1 });
+    const a = guard.breakerFor({ tenant: 'a' });
+    guard.breakerFor({ tenant: 'b' });
+    expect(registry.get('a')).toBe(a);
+    expect(registry.has('b')).toBe(true);
+  });
+
+  it('does not evict breakers named by the name option', () => {
+    const registry = new Registry();
+    const guard = new HttpGuard<Req>({ registry, maxBreakers: 1 });
+    guard.breakerFor(req, 'one');
+    guard.breakerFor(req, 'two');
+    expect(registry.names()).toEqual(['one', 'two']);
+  });
+});
+
+describe('HttpGuard: declarations in the registry', () => {
+  it('uses declared failureStatusCodes when the adapter gives none', () => {
+    const registry = new Registry();
+    registry.declare('declared', { failureStatusCodes: [429] });
+    const guard = new HttpGuard<Req>({ name: 'declared', registry });
+    admitted(guard).complete(429);
+    admitted(guard).complete(500);
+    expect(guard.breakerFor(req).stats()).toMatchObject({ failures: 1, successes: 1 });
+  });
+
+  it("prefers the adapter's own failureStatusCodes to declared ones", () => {
+    const registry = new Registry();
+    registry.declare('both', { failureStatusCodes: [429] });
+    const guard = new HttpGuard<Req>({ name: 'both', registry, failureStatusCodes: [418] });
+    admitted(guard).complete(429);
+    admitted(guard).complete(418);
+    expect(guard.breakerFor(req).stats()).toMatchObject({ failures: 1, successes: 1 });
+  });
+
+  it('answers a refusal with a declared fallback when the adapter gives none', async () => {
+    const registry = new Registry();
+    registry.declare('fb', { fallback: { strategy: 'default', response: { status: 200, body: 'from config' } } });
+    const guard = new HttpGuard<Req>({ name: 'fb', registry, failureThreshold: 1 });
+    open(guard);
+    const refused = guard.admit(req);
+    if (refused.error === undefined) throw new Error('expected a refusal');
+    const wire = await guard.refusal(info, req, refused.error, refused.breaker);
+    expect(wire).toMatchObject({ status: 200, body: 'from config' });
+    expect(wire.headers['x-circuit-fallback']).toBe('default');
+    expect(guard.engine('fb')).toBe(guard.engine('fb'));
+  });
+
+  it("prefers the adapter's own fallback to a declared one", async () => {
+    const registry = new Registry();
+    registry.declare('mine', { fallback: { strategy: 'default', response: { body: 'declared' } } });
+    const guard = new HttpGuard<Req>({
+      name: 'mine',
+      registry,
+      fallback: { strategy: 'default', response: { body: 'own' } },
+    });
+    const breaker = guard.breakerFor(req);
+    breaker.forceOpen();
+    const wire = await guard.refusal(info, req, breaker.rejectionError(), breaker);
+    expect(wire.body).toBe('own');
+  });
+
+  it('answers the 503, and logs, when the declared fallback is invalid', async () => {
+    const lines: Line[] = [];
+    const registry = new Registry();
+    registry.declare('broken', { fallback: { strategy: 'cache' } });
+    const guard = new HttpGuard<Req>({ name: 'broken', registry, logger: recorder(lines) });
+    const breaker = guard.breakerFor(req);
+    breaker.forceOpen();
+    const wire = await guard.refusal(info, req, breaker.rejectionError(), breaker);
+    expect(wire.status).toBe(503);
+    expect(lines.at(-1)).toEqual([
+      'error',
+      expect.stringMatching(/^declared fallback is invalid .*"breaker":"broken".*fallback\.store/),
+    ]);
+  });
+
+  it('sends the 503 instead of a declared fallback when fallback is false', async () => {
+    const registry = new Registry();
+    registry.declare('off', { fallback: { strategy: 'default', response: { body: 'declared' } } });
+    const guard = new HttpGuard<Req>({ name: 'off', registry, fallback: false });
+    expect(guard.engine('off')).toBeUndefined();
+    const breaker = guard.breakerFor(req);
+    breaker.forceOpen();
+    const wire = await guard.refusal(info, req, breaker.rejectionError(), breaker);
+    expect(wire.status).toBe(503);
+  });
+});
+
+describe('HttpGuard: logging', () => {
+  it('warns when a breaker opens and informs when it half-opens and closes, once per breaker', () => {
+    const lines: Line[] = [];
+    const registry = new Registry();
+    const options = {
+      name: 'logged',
+      registry,
+      logger: recorder(lines),
+      failureThreshold: 1,
+      recoveryTimeoutMs: 1_000,
+      successThreshold: 1,
+      clock,
+    };
+    clock.t = 0;
+    const guard = new HttpGuard<Req>(options);
+    const again = new HttpGuard<Req>(options);
+    again.breakerFor(req);
+    admitted(guard).complete(500);
+    guard.admit(req);
+    clock.t = 1_000;
+    admitted(guard).complete(200);
+    expect(lines.map(([level, message]) => `${level} ${String(message).split(' {')[0]}`)).toEqual([
+      'warn circuit breaker "logged" opened (consecutive_failures)',
+      'info circuit breaker "logged" half-open: probing',
+      'info circuit breaker "logged" closed (probes_succeeded)',
+    ]);
+  });
+
+  it('logs pino-style (object, message) when the logger has child()', () => {
+    const lines: Line[] = [];
+    const logger = { ...recorder(lines), child: () => logger };
+    const guard = new HttpGuard<Req>({ name: 'pino', registry: new Registry(), logger, failureThreshold: 1 });
+    admitted(guard).complete(500);
+    expect(lines).toEqual([
+      [
+        'warn',
+        { breaker: 'pino', from: 'CLOSED', to: 'OPEN', reason: 'consecutive_failures' },
+        'circuit breaker "pino" opened (consecutive_failures)',
+      ],
+    ]);
+  });
+
+  it("uses the adapter's logger when the options give none", () => {
+    const lines: Line[] = [];
+    const guard = new HttpGuard<Req>(
+      { name: 'adapter-logger', registry: new Registry(), failureThreshold: 1 },
+      { logger: recorder(lines) },
+    );
+    admitted(guard).complete(500);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]?.[0]).toBe('warn');
+  });
+
+  it('logs a failing fallback as an error', async () => {
+    const lines: Line[] = [];
+    const guard = new HttpGuard<Req>({
+      name: 'fb-log',
+      registry: new Registry(),
+      logger: recorder(lines),
+      fallback: {
+        strategy: 'custom',
+        handler: () => {
+          throw new Error('handler exploded');
+        },
+      },
+    });
+    const breaker = guard.breakerFor(req);
+    breaker.forceOpen();
+    await guard.refusal(info, req, breaker.rejectionError(), breaker);
+    expect(lines.at(-1)?.[0]).toBe('error');
+    expect(String(lines.at(-1)?.[1])).toMatch(/fallback "custom" failed .*handler exploded/);
+  });
+});
+
+describe('HttpGuard.refusal', () => {
+  it('is the structured 503 without a fallback', async () => {
+    const guard = new HttpGuard<Req>({ name: 'plain', registry: new Registry(), recoveryTimeoutMs: 10_000, clock });
+    clock.t = 0;
+    const breaker = guard.breakerFor(req);
+    breaker.tryAcquire()?.failure();
+    breaker.forceOpen();
+    const wire = await guard.refusal(info, req, breaker.rejectionError(), breaker);
+    expect(wire.status).toBe(503);
+    expect(wire.headers['retry-after']).toBe('10');
+    expect(JSON.parse(wire.body as string)).toEqual({
+      error: 'Service Unavailable',
+      message: 'Service plain is temporarily unavailable',
+      circuitBreakerState: 'FORCED_OPEN',
+      retryAfter: 10,
+    });
+  });
+
+  it('is the fallback response when one is configured and succeeds', async () => {
+    const guard = new HttpGuard<Req>({
+      name: 'with-fallback',
+      registry: new Registry(),
+      fallback: { strategy: 'custom', handler: (r, e) => ({ status: 200, body: { tenant: r.tenant, why: e.name } }) },
+    });
+    const breaker = guard.breakerFor(req);
+    breaker.forceOpen();
+    const wire = await guard.refusal(info, req, breaker.rejectionError(), breaker);
+    expect(wire.status).toBe(200);
+    expect(JSON.parse(wire.body as string)).toEqual({ tenant: 't1', why: 'CircuitOpenError' });
+    expect(wire.headers['x-circuit-fallback']).toBe('custom');
+  });
+
+  it('is the 503 when the fallback fails: nothing cached, handler throws', async () => {
+    const cached = new HttpGuard<Req>(
+      { name: 'nothing-cached', registry: new Registry(), fallback: { strategy: 'cache' } },
+      { memoryStore: mapStore },
+    );
+    const breaker = cached.breakerFor(req);
+    breaker.forceOpen();
+    expect((await cached.refusal(info, req, breaker.rejectionError(), breaker)).status).toBe(503);
+    const throwing = new HttpGuard<Req>({
+      name: 'handler-throws',
+      registry: new Registry(),
+      fallback: { strategy: 'custom', handler: () => Promise.reject(new Error('no')) },
+    });
+    const other = throwing.breakerFor(req);
+    other.forceOpen();
+    const wire = await throwing.refusal(info, req, other.rejectionError(), other);
+    expect(wire.status).toBe(503);
+    expect(wire.body).not.toMatch(/no"/);
+    expect(other.stats().fallbacks).toEqual({ custom: { served: 0, failed: 1 } });
+  });
+
+  it('answers a CircuitTimeoutError with a 503 too when there is no fallback', async () => {
+    const guard = new HttpGuard<Req>({ name: 'timed-out', registry: new Registry(), timeoutMs: 50 });
+    const breaker = guard.breakerFor(req);
+    const wire = await guard.refusal(info, req, new CircuitTimeoutError('timed-out', 50), breaker);
+    expect(wire.status).toBe(503);
+    expect(Number(wire.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(JSON.parse(wire.body as string)).toMatchObject({
+      error: 'Service Unavailable',
+      message: 'Service timed-out is temporarily unavailable',
+      retryAfter: 1,
+    });
+  });
+
+  it('hands the CircuitTimeoutError to a custom fallback', async () => {
+    const guard = new HttpGuard<Req>({
+      name: 'timeout-fallback',
+      registry: new Registry(),
+      timeoutMs: 50,
+      fallback: { strategy: 'custom', handler: (_r, e) => ({ status: 504, body: e.message }) },
+    });
+    const breaker = guard.breakerFor(req);
+    const wire = await guard.refusal(info, req, new CircuitTimeoutError('timeout-fallback', 50), breaker);
+    expect(wire).toMatchObject({
+      status: 504,
+      body: 'Call through circuit breaker "timeout-fallback" timed out after 50 ms',
+    });
+  });
+});
