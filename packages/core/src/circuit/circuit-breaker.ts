@@ -1,10 +1,10 @@
-import { withoutStack } from '../errors/breakwater-error.js';
 import { CircuitOpenError, type RejectionReason } from '../errors/circuit-open-error.js';
 import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
-import { type CircuitBreakerOptions, type ResolvedOptions, resolveOptions } from '../options.js';
+import { type CircuitBreakerOptions, type ResolvedOptions, resolveOptions, systemClock } from '../options.js';
 import { rulesFromOptions } from '../rules/rules-from-options.js';
 import type { TripRule } from '../rules/trip-rule.js';
 import { RollingWindow, type WindowCounts } from '../window/rolling-window.js';
+import { coarseNow } from './coarse-clock.js';
 import { type CircuitBreakerEvents, Emitter } from './events.js';
 import { Outcome, Permit, type PermitOwner } from './permit.js';
 import { CircuitState } from './state.js';
@@ -42,8 +42,28 @@ export interface CircuitBreakerStats {
   fallbacks: Record<string, { served: number; failed: number }>;
 }
 
+/** What an untimed success tells a store. */
+const SUCCEEDED = Object.freeze({ failure: false, slow: false, timeout: false });
+
 /** A listener-free signal for calls that take none; it never aborts. */
 const NEVER = new AbortController().signal;
+
+/** What a breaker needs of a group it belongs to. */
+interface BreakerGroup {
+  blocks(now: number): boolean;
+  retryAfterMs(now: number): number;
+  memberChanged(): void;
+}
+
+/**
+ * The outcome handlers that every untimed closed-circuit call of one generation shares, so
+ * such a call allocates nothing of its own (see `execute`). They exist only while calls may
+ * go untimed: a state change, a `success`/`failure` listener or a group drops them.
+ */
+interface UntimedHandlers {
+  readonly succeeded: () => void;
+  readonly failed: (error: unknown) => void;
+}
 
 /**
  * A circuit breaker: decides whether each call may proceed, records how it went, and moves
@@ -74,15 +94,19 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   private totals = { calls: 0, successes: 0, failures: 0, timeouts: 0, slow: 0, rejected: 0, ignored: 0 };
   private fallbacks: Record<string, { served: number; failed: number }> | undefined;
   private sync: BreakerSync | undefined;
+  /** True when an option needs each call's duration (`timeoutMs`, `slowCallDurationMs`). */
+  private readonly timed: boolean;
+  /** Made on the first untimed `execute` of each generation; see `UntimedHandlers`. */
+  private untimedHandlers: UntimedHandlers | undefined;
   /** Reused for every rule check, so recording a call allocates nothing. */
   private tripInput: { window: Readonly<WindowCounts>; consecutiveFailures: number } | undefined;
-  /** @internal Groups this breaker belongs to; set by the registry. */
-  groups: { blocks(now: number): boolean; retryAfterMs(now: number): number; memberChanged(): void }[] | undefined;
+  private groupList: BreakerGroup[] | undefined;
 
   constructor(options: CircuitBreakerOptions) {
     super();
     this.options = resolveOptions(options);
     this.rules = rulesFromOptions(this.options);
+    this.timed = this.options.timeoutMs !== undefined || this.options.slowCallDurationMs !== undefined;
     this.window = new RollingWindow(this.options.metricsWindowMs);
     this.probeStarts = new Array<number>(this.options.halfOpenMaxRequests).fill(Number.NaN);
     this.lastStateChangeAt = this.options.clock.now();
@@ -90,6 +114,25 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
 
   get name(): string {
     return this.options.name;
+  }
+
+  /** @internal Groups this breaker belongs to; set by the registry. */
+  get groups(): BreakerGroup[] | undefined {
+    return this.groupList;
+  }
+
+  set groups(groups: BreakerGroup[] | undefined) {
+    this.groupList = groups;
+    this.untimedHandlers = undefined;
+  }
+
+  override on<K extends keyof CircuitBreakerEvents>(
+    event: K,
+    listener: (event: CircuitBreakerEvents[K]) => void,
+  ): this {
+    // From now on calls are timed, so that the listener gets their duration.
+    if (event === 'success' || event === 'failure') this.untimedHandlers = undefined;
+    return super.on(event, listener);
   }
 
   /** The current state, after any move that time alone has made due. */
@@ -103,15 +146,18 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
    * when the circuit does not permit it (a `reject` event tells why).
    */
   tryAcquire(): Permit | undefined {
-    const now = this.options.clock.now();
+    return this.acquire(this.options.clock.now());
+  }
+
+  private acquire(now: number): Permit | undefined {
     switch (this.current) {
       case CircuitState.CLOSED:
-        if (this.groups !== undefined && this.blockedByGroup(now)) return this.reject('group');
+        if (this.groups !== undefined && this.blockedByGroup(now)) return this.reject('group', now);
         return new Permit(this, this.generation, now, -1);
       case CircuitState.DISABLED:
         return new Permit(this, this.generation, now, -1);
       case CircuitState.FORCED_OPEN:
-        return this.reject('forced_open');
+        return this.reject('forced_open', now);
       default:
         return this.acquireWhileOpen(now);
     }
@@ -123,18 +169,30 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
    * timeout, or `fn`'s own error.
    */
   execute<T>(fn: (signal: AbortSignal) => T | PromiseLike<T>): Promise<Awaited<T>> {
-    const permit = this.tryAcquire();
-    if (permit === undefined) return rejectSoon(this.rejectionError());
+    const handlers = this.untimedHandlers ?? this.makeUntimedHandlers();
+    if (handlers !== undefined) return this.runUntimed(fn, handlers);
+    const now = this.options.clock.now();
+    const permit = this.acquire(now);
+    if (permit === undefined) return rejectSoon(this.openError(this.lastRejectReason, now));
     if (this.options.timeoutMs !== undefined) return this.runWithTimeout(fn, permit, this.options.timeoutMs);
     return this.run(fn, permit);
   }
 
   /** The error that describes why a call is refused right now. */
   rejectionError(reason: RejectionReason = this.lastRejectReason): CircuitOpenError {
-    const now = this.options.clock.now();
-    return withoutStack(
-      () => new CircuitOpenError(this.name, this.current, Math.max(0, this.retryAfterMs(now, reason)), reason),
-    );
+    return this.openError(reason, this.options.clock.now());
+  }
+
+  private openError(reason: RejectionReason, now: number): CircuitOpenError {
+    const retryAfterMs = Math.max(0, this.retryAfterMs(now, reason));
+    // Without a stack trace: rejections are hot, and their stack says nothing.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new CircuitOpenError(this.name, this.current, retryAfterMs, reason);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
   }
 
   /** Milliseconds until a refused call could be permitted again (an estimate for Retry-After). */
@@ -272,7 +330,8 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   /** @internal */
   settlePermit(permit: Permit, outcome: Outcome, error: unknown): void {
     if (permit.generation !== this.generation) return;
-    const now = this.options.clock.now();
+    // A closed call that nobody times is only counted: a bucket-accurate time will do.
+    const now = this.current === CircuitState.CLOSED && this.untimed() ? this.roughNow() : this.options.clock.now();
     // A probe past its deadline has already expired, whether or not anyone has looked since.
     if (this.current === CircuitState.HALF_OPEN) {
       this.refresh(now);
@@ -289,8 +348,14 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
       return;
     }
     if (outcome === Outcome.RELEASE) return;
+    this.record(now, outcome, now - permit.startedAt, error, probe);
+  }
 
-    const durationMs = now - permit.startedAt;
+  /**
+   * Counts one call and applies the trip rules (CLOSED) or the probe rules (HALF_OPEN). A NaN
+   * `durationMs` marks an untimed call: it is never slow and emits no `success`/`failure` event.
+   */
+  private record(now: number, outcome: Outcome, durationMs: number, error: unknown, probe: boolean): void {
     const slow = this.options.slowCallDurationMs !== undefined && durationMs > this.options.slowCallDurationMs;
     const failure = outcome !== Outcome.SUCCESS;
     const timeout = outcome === Outcome.TIMEOUT;
@@ -307,9 +372,12 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
       totals.successes++;
       this.consecutiveFailures = 0;
     }
-    this.sync?.recorded({ failure, slow, timeout });
+    if (this.sync !== undefined) this.sync.recorded({ failure, slow, timeout });
 
-    if (failure) {
+    const generation = this.generation;
+    if (Number.isNaN(durationMs)) {
+      // Untimed: no listener was there when the call started, and there is no duration to report.
+    } else if (failure) {
       if (timeout) {
         if (this.hasListeners('timeout')) this.emit('timeout', { name: this.name, durationMs, slow });
       } else if (this.hasListeners('failure')) {
@@ -319,10 +387,11 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
       this.emit('success', { name: this.name, durationMs, slow });
     }
     // A listener may have moved the breaker.
-    if (permit.generation !== this.generation) return;
+    if (generation !== this.generation) return;
 
     if (this.current === CircuitState.CLOSED) {
-      this.checkRules(now);
+      // A success with no failure or slow call in the window cannot trip a rule: skip the check.
+      if (failure || slow || this.window.hasFailuresOrSlowCalls(now)) this.checkRules(now);
     } else if (probe && this.current === CircuitState.HALF_OPEN) {
       if (failure) this.open(timeout ? 'probe_timeout' : 'probe_failed', now);
       else if (++this.halfOpenSuccesses >= this.options.successThreshold) this.close('probes_succeeded', now);
@@ -337,6 +406,7 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     }
   }
 
+  /** Opens the circuit if a trip rule says so; `now` may be rough (see `roughNow`), the opening time is not. */
   private checkRules(now: number): void {
     const window = this.window.counts(now);
     this.tripInput ??= { window, consecutiveFailures: 0 };
@@ -345,17 +415,89 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     input.consecutiveFailures = this.consecutiveFailures;
     for (const rule of this.rules) {
       if (rule.shouldOpen(input)) {
-        this.open(rule.reason, now);
+        this.open(rule.reason, this.options.clock.now());
         return;
       }
     }
   }
 
+  /**
+   * True when nothing needs a call's duration: no `timeoutMs` or `slowCallDurationMs`, and no
+   * `success`/`failure` listener. Such calls in a CLOSED circuit are only counted.
+   */
+  private untimed(): boolean {
+    return !this.timed && !this.hasListeners('success') && !this.hasListeners('failure');
+  }
+
+  /** The clock, or with the system clock a reading up to one event-loop turn old (see `coarseNow`). */
+  private roughNow(): number {
+    const clock = this.options.clock;
+    return clock === systemClock ? coarseNow() : clock.now();
+  }
+
+  /**
+   * `execute` in a CLOSED circuit when nothing times the call: no permit, no clock reading at
+   * the start, and for a promise the shared outcome handlers of this generation, attached
+   * beside the caller's (the caller gets `fn`'s own promise, and ours run first).
+   */
+  private runUntimed<T>(
+    fn: (signal: AbortSignal) => T | PromiseLike<T>,
+    handlers: UntimedHandlers,
+  ): Promise<Awaited<T>> {
+    let result: T | PromiseLike<T>;
+    try {
+      result = fn(fn.length === 0 ? NEVER : new AbortController().signal);
+    } catch (error) {
+      handlers.failed(error);
+      return Promise.reject(error);
+    }
+    let promise: Promise<Awaited<T>>;
+    if (result instanceof Promise) promise = result;
+    else if (isThenable(result)) promise = Promise.resolve(result) as Promise<Awaited<T>>;
+    else {
+      handlers.succeeded();
+      return Promise.resolve(result as Awaited<T>);
+    }
+    promise.then(handlers.succeeded, handlers.failed);
+    return promise;
+  }
+
+  /** The untimed handlers of this generation, or undefined when calls must be timed (see `untimed`). */
+  private makeUntimedHandlers(): UntimedHandlers | undefined {
+    if (this.current !== CircuitState.CLOSED || this.groupList !== undefined || !this.untimed()) return undefined;
+    const generation = this.generation;
+    const handlers: UntimedHandlers = {
+      succeeded: () => {
+        if (generation === this.generation) this.countUntimedSuccess();
+      },
+      failed: (error: unknown) => {
+        if (generation !== this.generation) return;
+        if (this.options.isFailure !== undefined && !this.counts(error)) this.totals.ignored++;
+        // A failure may open the circuit, and is rarer: it gets the exact time.
+        else this.record(this.options.clock.now(), Outcome.FAILURE, Number.NaN, error, false);
+      },
+    };
+    this.untimedHandlers = handlers;
+    return handlers;
+  }
+
+  /** `record` for an untimed success in a CLOSED circuit, the commonest call of all, kept short. */
+  private countUntimedSuccess(): void {
+    const now = this.roughNow();
+    const troubled = this.window.recordSuccess(now);
+    const totals = this.totals;
+    totals.calls++;
+    totals.successes++;
+    this.consecutiveFailures = 0;
+    if (this.sync !== undefined) this.sync.recorded(SUCCEEDED);
+    if (troubled) this.checkRules(now);
+  }
+
   private acquireWhileOpen(now: number): Permit | undefined {
     this.refresh(now);
-    if (this.current !== CircuitState.HALF_OPEN) return this.reject('open');
-    if (this.halfOpenInFlight >= this.options.halfOpenMaxRequests) return this.reject('half_open_full');
-    if (this.sync?.allowProbe !== undefined && !this.sync.allowProbe()) return this.reject('half_open_full');
+    if (this.current !== CircuitState.HALF_OPEN) return this.reject('open', now);
+    if (this.halfOpenInFlight >= this.options.halfOpenMaxRequests) return this.reject('half_open_full', now);
+    if (this.sync?.allowProbe !== undefined && !this.sync.allowProbe()) return this.reject('half_open_full', now);
     const slot = this.probeStarts.findIndex(Number.isNaN);
     this.probeStarts[slot] = now;
     this.halfOpenInFlight++;
@@ -404,10 +546,10 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     return false;
   }
 
-  private reject(reason: RejectionReason): undefined {
+  private reject(reason: RejectionReason, now: number): undefined {
     this.totals.rejected++;
     this.lastRejectReason = reason;
-    if (this.hasListeners('reject')) this.emit('reject', { name: this.name, error: this.rejectionError(reason) });
+    if (this.hasListeners('reject')) this.emit('reject', { name: this.name, error: this.openError(reason, now) });
     return undefined;
   }
 
@@ -488,6 +630,7 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     const from = this.current;
     this.current = to;
     this.generation++;
+    this.untimedHandlers = undefined;
     this.lastStateChangeAt = now;
     this.halfOpenSuccesses = 0;
     this.halfOpenInFlight = 0;
@@ -512,12 +655,23 @@ async function settleAsync<T>(result: PromiseLike<T>, permit: Permit): Promise<T
   }
 }
 
+/** A thenable that rejects whatever adopts it (see `rejectSoon`). */
+class LateRejection {
+  constructor(private readonly error: unknown) {}
+
+  // biome-ignore lint/suspicious/noThenProperty: adopted by Promise.resolve on purpose.
+  then(_resolve: unknown, reject: (reason: unknown) => void): void {
+    reject(this.error);
+  }
+}
+
 /**
  * A promise that rejects one microtask later, once the caller's `await`/`catch` is attached: a
  * promise rejected before it has a handler costs Node ~0.6 µs of unhandled-rejection tracking.
+ * Adopting a thenable defers the rejection with one small object and no closures.
  */
 function rejectSoon<T>(error: unknown): Promise<T> {
-  return new Promise<T>((_, reject) => queueMicrotask(() => reject(error)));
+  return Promise.resolve(new LateRejection(error)) as Promise<T>;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

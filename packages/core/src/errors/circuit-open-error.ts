@@ -10,10 +10,10 @@ export type RejectionReason = 'open' | 'half_open_full' | 'forced_open' | 'group
  */
 export class CircuitOpenError extends BreakwaterError {
   declare readonly code: 'ECIRCUITOPEN';
-  readonly breaker: string;
-  readonly state: CircuitState;
-  readonly retryAfterMs: number;
-  readonly reason: RejectionReason;
+  declare readonly breaker: string;
+  declare readonly state: CircuitState;
+  declare readonly retryAfterMs: number;
+  declare readonly reason: RejectionReason;
 
   constructor(breaker: string, state: CircuitState, retryAfterMs: number, reason: RejectionReason) {
     super('ECIRCUITOPEN', `Circuit breaker "${breaker}" is ${state}: call rejected`);

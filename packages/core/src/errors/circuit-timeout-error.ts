@@ -3,8 +3,8 @@ import { BreakwaterError, isBreakwaterError } from './breakwater-error.js';
 /** The protected call ran longer than `timeoutMs`; its `AbortSignal` has fired. */
 export class CircuitTimeoutError extends BreakwaterError {
   declare readonly code: 'ETIMEDOUT';
-  readonly breaker: string;
-  readonly timeoutMs: number;
+  declare readonly breaker: string;
+  declare readonly timeoutMs: number;
 
   constructor(breaker: string, timeoutMs: number) {
     super('ETIMEDOUT', `Call through circuit breaker "${breaker}" timed out after ${timeoutMs} ms`);

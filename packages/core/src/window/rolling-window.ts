@@ -21,6 +21,10 @@ export class RollingWindow {
   private cells: Float64Array | undefined;
   /** Index (time / bucketMs) of the newest bucket. */
   private head = Number.NEGATIVE_INFINITY;
+  /** The newest bucket's slot and its time span [headFrom, headUntil): a call inside it needs no arithmetic. */
+  private headSlot = 0;
+  private headFrom = Number.POSITIVE_INFINITY;
+  private headUntil = Number.NEGATIVE_INFINITY;
   private readonly sums: WindowCounts = { calls: 0, failures: 0, slow: 0, timeouts: 0 };
 
   constructor(windowMs: number) {
@@ -30,7 +34,7 @@ export class RollingWindow {
 
   /** Records one call at time `now`. */
   record(now: number, failure: boolean, slow: boolean, timeout: boolean): void {
-    const at = this.advance(now) * 4;
+    const at = this.slot(now) * 4;
     this.cells ??= new Float64Array(BUCKETS * 4);
     const cells = this.cells;
     cells[at]! += 1;
@@ -51,7 +55,7 @@ export class RollingWindow {
 
   /** Adds counts from elsewhere (another instance) into the current bucket. */
   merge(now: number, counts: WindowCounts): void {
-    const at = this.advance(now) * 4;
+    const at = this.slot(now) * 4;
     this.cells ??= new Float64Array(BUCKETS * 4);
     const cells = this.cells;
     cells[at]! += counts.calls;
@@ -64,9 +68,28 @@ export class RollingWindow {
     this.sums.timeouts += counts.timeouts;
   }
 
+  /**
+   * Records one successful call, neither slow nor timed out (the common case, kept short).
+   * Returns true when the window holds a failure or a slow call: without one, no rate rule can trip.
+   */
+  recordSuccess(now: number): boolean {
+    const at = this.slot(now) * 4;
+    this.cells ??= new Float64Array(BUCKETS * 4);
+    this.cells[at]! += 1;
+    const sums = this.sums;
+    sums.calls += 1;
+    return sums.failures > 0 || sums.slow > 0;
+  }
+
+  /** True when the window holds a failure or a slow call: without one, no rate rule can trip. */
+  hasFailuresOrSlowCalls(now: number): boolean {
+    const sums = this.counts(now);
+    return sums.failures > 0 || sums.slow > 0;
+  }
+
   /** Current sums. The object is live and reused: read it, don't keep it. */
   counts(now: number): Readonly<WindowCounts> {
-    this.advance(now);
+    this.slot(now);
     return this.sums;
   }
 
@@ -74,6 +97,13 @@ export class RollingWindow {
     this.cells?.fill(0);
     this.sums.calls = this.sums.failures = this.sums.slow = this.sums.timeouts = 0;
     this.head = Number.NEGATIVE_INFINITY;
+    this.headFrom = Number.POSITIVE_INFINITY;
+    this.headUntil = Number.NEGATIVE_INFINITY;
+  }
+
+  /** The slot of the bucket that `now` falls in. */
+  private slot(now: number): number {
+    return now >= this.headFrom && now < this.headUntil ? this.headSlot : this.advance(now);
   }
 
   private advance(now: number): number {
@@ -84,9 +114,12 @@ export class RollingWindow {
         for (let i = 1; i <= stale; i++) this.clear(index - stale + i);
       }
       this.head = index;
+      this.headSlot = ((index % BUCKETS) + BUCKETS) % BUCKETS;
+      this.headFrom = index * this.bucketMs;
+      this.headUntil = (index + 1) * this.bucketMs;
     }
     // A clock that moved backwards records into the newest bucket.
-    return ((this.head % BUCKETS) + BUCKETS) % BUCKETS;
+    return this.headSlot;
   }
 
   private clear(slot: number): void {
