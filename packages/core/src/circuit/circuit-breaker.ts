@@ -5,6 +5,7 @@ import { rulesFromOptions } from '../rules/rules-from-options.js';
 import type { TripRule } from '../rules/trip-rule.js';
 import { RollingWindow, type WindowCounts } from '../window/rolling-window.js';
 import { coarseNow } from './coarse-clock.js';
+import { Deadlines, TimedCall } from './deadlines.js';
 import { type CircuitBreakerEvents, Emitter } from './events.js';
 import { Outcome, Permit, type PermitOwner } from './permit.js';
 import { CircuitState } from './state.js';
@@ -45,8 +46,24 @@ export interface CircuitBreakerStats {
 /** What an untimed success tells a store. */
 const SUCCEEDED = Object.freeze({ failure: false, slow: false, timeout: false });
 
-/** A listener-free signal for calls that take none; it never aborts. */
-const NEVER = new AbortController().signal;
+/**
+ * The signal of every call that cannot time out (no `timeoutMs`), and of timed calls whose
+ * function takes no argument. It never aborts, so a listener added to it could never run: it
+ * drops listeners instead of keeping them, which lets all those calls share it without a
+ * listener (or a `MaxListenersExceededWarning`) piling up per call.
+ */
+const NEVER: AbortSignal = neverAborting();
+
+function neverAborting(): AbortSignal {
+  const signal = new AbortController().signal;
+  const ignore = (): void => {};
+  Object.defineProperties(signal, {
+    addEventListener: { value: ignore },
+    removeEventListener: { value: ignore },
+    onabort: { get: () => null, set: ignore },
+  });
+  return signal;
+}
 
 /** What a breaker needs of a group it belongs to. */
 interface BreakerGroup {
@@ -96,6 +113,8 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   private sync: BreakerSync | undefined;
   /** True when an option needs each call's duration (`timeoutMs`, `slowCallDurationMs`). */
   private readonly timed: boolean;
+  /** The calls running under `timeoutMs`; made by the first such call. */
+  private deadlines: Deadlines | undefined;
   /** Made on the first untimed `execute` of each generation; see `UntimedHandlers`. */
   private untimedHandlers: UntimedHandlers | undefined;
   /** Reused for every rule check, so recording a call allocates nothing. */
@@ -446,7 +465,7 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   ): Promise<Awaited<T>> {
     let result: T | PromiseLike<T>;
     try {
-      result = fn(fn.length === 0 ? NEVER : new AbortController().signal);
+      result = fn(NEVER);
     } catch (error) {
       handlers.failed(error);
       return Promise.reject(error);
@@ -580,7 +599,7 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   private run<T>(fn: (signal: AbortSignal) => T | PromiseLike<T>, permit: Permit): Promise<Awaited<T>> {
     let result: T | PromiseLike<T>;
     try {
-      result = fn(fn.length === 0 ? NEVER : new AbortController().signal);
+      result = fn(NEVER);
     } catch (error) {
       permit.failure(error);
       return Promise.reject(error);
@@ -597,32 +616,47 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     permit: Permit,
     timeoutMs: number,
   ): Promise<Awaited<T>> {
+    // Deadlines run on real time, as timers do; the permit's start is that time with the system clock.
+    const startedAt = this.options.clock === systemClock ? permit.startedAt : Deadlines.now();
+    // An AbortController is costly to make: only a function that declares the signal gets one.
+    const controller = fn.length === 0 ? undefined : new AbortController();
+    let result: T | PromiseLike<T>;
+    try {
+      result = fn(controller === undefined ? NEVER : controller.signal);
+    } catch (error) {
+      permit.failure(error);
+      return Promise.reject(error);
+    }
+    if (!isThenable(result)) {
+      permit.success();
+      return Promise.resolve(result as Awaited<T>);
+    }
+    const pending = result instanceof Promise ? result : Promise.resolve(result);
     return new Promise<Awaited<T>>((resolve, reject) => {
-      // An AbortController is costly to make: only a function that declares the signal gets one.
-      const controller = fn.length === 0 ? undefined : new AbortController();
-      const timer = setTimeout(() => {
+      const call = new TimedCall(startedAt + timeoutMs, () => {
         const error = new CircuitTimeoutError(this.name, timeoutMs);
         permit.timeout();
         controller?.abort(error);
         reject(error);
-      }, timeoutMs);
-      const succeed = (value: Awaited<T>) => {
-        clearTimeout(timer);
-        permit.success();
-        resolve(value);
-      };
-      const failWith = (error: unknown) => {
-        clearTimeout(timer);
-        permit.failure(error);
-        reject(error);
-      };
-      try {
-        const result = fn(controller === undefined ? NEVER : controller.signal);
-        if (isThenable(result)) Promise.resolve(result).then(succeed, failWith);
-        else succeed(result as Awaited<T>);
-      } catch (error) {
-        failWith(error);
-      }
+      });
+      const deadlines = (this.deadlines ??= new Deadlines());
+      deadlines.add(call);
+      pending.then(
+        (value) => {
+          if (call.done) return;
+          call.done = true;
+          deadlines.remove(call);
+          permit.success();
+          resolve(value as Awaited<T>);
+        },
+        (error: unknown) => {
+          if (call.done) return;
+          call.done = true;
+          deadlines.remove(call);
+          permit.failure(error);
+          reject(error);
+        },
+      );
     });
   }
 

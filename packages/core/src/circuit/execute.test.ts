@@ -64,6 +64,50 @@ describe('CircuitBreaker.execute', () => {
     expect(signal.aborted).toBe(false);
   });
 
+  it('lets every call without timeoutMs use the signal without piling up listeners', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const breaker = new CircuitBreaker({ name: 'listeners' });
+      const seen = new Set<AbortSignal>();
+      for (let i = 0; i < 200; i++) {
+        await breaker.execute((signal) => {
+          seen.add(signal);
+          signal.addEventListener('abort', () => {});
+          signal.onabort = () => {};
+          signal.throwIfAborted();
+          return i;
+        });
+      }
+      // One shared signal, which never aborts and keeps no listener (none of them could ever run).
+      expect(seen.size).toBe(1);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('passes a signal that fetch and node:timers/promises accept', async () => {
+    const { createServer } = await import('node:http');
+    const { setTimeout: wait } = await import('node:timers/promises');
+    const server = createServer((_, res) => res.end('pong'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as { port: number };
+      const breaker = new CircuitBreaker({ name: 'fetch-signal' });
+      const body = await breaker.execute(async (signal) => {
+        await wait(1, undefined, { signal });
+        const response = await fetch(`http://127.0.0.1:${port}/`, { signal });
+        return response.text();
+      });
+      expect(body).toBe('pong');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('rejects with CircuitOpenError without calling fn when the circuit is open', async () => {
     const breaker = new CircuitBreaker({ name: 'open' });
     breaker.forceOpen();

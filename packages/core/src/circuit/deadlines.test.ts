@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
+import { CircuitBreaker } from './circuit-breaker.js';
+import { Deadlines, TimedCall } from './deadlines.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const heldTimers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((res) => {
+    resolve = res;
+  });
+  return { promise, resolve };
+}
+
+describe('Deadlines', () => {
+  it('expires calls in deadline order with one timer, skipping the ones removed', async () => {
+    const deadlines = new Deadlines();
+    const expired: string[] = [];
+    const start = Deadlines.now();
+    const calls = ['a', 'b', 'c', 'd'].map((name, i) => {
+      const call = new TimedCall(start + 20 + i * 15, () => expired.push(name));
+      deadlines.add(call);
+      return call;
+    });
+    deadlines.remove(calls[1] as TimedCall);
+    deadlines.remove(calls[3] as TimedCall);
+    await sleep(120);
+    expect(expired).toEqual(['a', 'c']);
+    expect(calls.map((call) => call.done)).toEqual([true, false, true, false]);
+  });
+
+  it('re-arms for the next deadline when the earliest call finished first', async () => {
+    const deadlines = new Deadlines();
+    const start = Deadlines.now();
+    const expiredAt: number[] = [];
+    const first = new TimedCall(start + 10, () => expiredAt.push(-1));
+    const second = new TimedCall(start + 60, () => expiredAt.push(Deadlines.now() - start));
+    deadlines.add(first);
+    deadlines.add(second);
+    deadlines.remove(first);
+    await sleep(150);
+    expect(expiredAt).toHaveLength(1);
+    expect(expiredAt[0]).toBeGreaterThanOrEqual(59);
+  });
+
+  it('takes a call added while another expires', async () => {
+    const deadlines = new Deadlines();
+    const expired: string[] = [];
+    deadlines.add(
+      new TimedCall(Deadlines.now() + 5, () => {
+        expired.push('first');
+        deadlines.add(new TimedCall(Deadlines.now() + 5, () => expired.push('second')));
+      }),
+    );
+    await sleep(80);
+    expect(expired).toEqual(['first', 'second']);
+  });
+
+  it('holds the process only while calls run', async () => {
+    const before = heldTimers();
+    const deadlines = new Deadlines();
+    const call = new TimedCall(Deadlines.now() + 60_000, () => {});
+    deadlines.add(call);
+    expect(heldTimers()).toBe(before + 1);
+    deadlines.remove(call);
+    expect(heldTimers()).toBe(before);
+    const again = new TimedCall(Deadlines.now() + 60_000, () => {});
+    deadlines.add(again);
+    expect(heldTimers()).toBe(before + 1);
+    deadlines.remove(again);
+    expect(heldTimers()).toBe(before);
+  });
+});
+
+describe('execute() with timeoutMs, many calls at once', () => {
+  it('times out only the calls that overrun, each after about timeoutMs', async () => {
+    const breaker = new CircuitBreaker({ name: 'batch', timeoutMs: 40, failureThreshold: 0, failureRateThreshold: 0 });
+    const gates = Array.from({ length: 20 }, () => deferred<number>());
+    const started = Date.now();
+    const outcomes = gates.map((gate, i) =>
+      breaker.execute(() => gate.promise).then(
+        () => ({ i, ok: true, after: Date.now() - started }),
+        (error: unknown) => ({ i, ok: false, timeout: error instanceof CircuitTimeoutError, after: Date.now() - started }),
+      ),
+    );
+    // Even calls finish at once; odd ones never do.
+    for (let i = 0; i < gates.length; i += 2) gates[i]?.resolve(i);
+    const results = await Promise.all(outcomes);
+    for (const result of results) {
+      if (result.i % 2 === 0) expect(result).toMatchObject({ ok: true });
+      else {
+        expect(result).toMatchObject({ ok: false, timeout: true });
+        expect(result.after).toBeGreaterThanOrEqual(39);
+      }
+    }
+    expect(breaker.stats()).toMatchObject({ successes: 10, timeouts: 10 });
+  });
+
+  it('leaves no timer holding the process once every call is done', async () => {
+    const before = heldTimers();
+    const breaker = new CircuitBreaker({ name: 'tidy', timeoutMs: 60_000 });
+    await Promise.all(Array.from({ length: 5 }, (_, i) => breaker.execute(async () => i)));
+    expect(heldTimers()).toBe(before);
+  });
+});
