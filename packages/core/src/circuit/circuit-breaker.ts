@@ -111,8 +111,10 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   private totals = { calls: 0, successes: 0, failures: 0, timeouts: 0, slow: 0, rejected: 0, ignored: 0 };
   private fallbacks: Record<string, { served: number; failed: number }> | undefined;
   private sync: BreakerSync | undefined;
-  /** True when an option needs each call's duration (`timeoutMs`, `slowCallDurationMs`). */
+  /** True when an option needs each call's duration (`slowCallDurationMs`). */
   private readonly timed: boolean;
+  /** True with `timeoutMs`: such calls go through a permit and a deadline. */
+  private readonly deadlined: boolean;
   /** The calls running under `timeoutMs`; made by the first such call. */
   private deadlines: Deadlines | undefined;
   /** Made on the first untimed `execute` of each generation; see `UntimedHandlers`. */
@@ -125,7 +127,8 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     super();
     this.options = resolveOptions(options);
     this.rules = rulesFromOptions(this.options);
-    this.timed = this.options.timeoutMs !== undefined || this.options.slowCallDurationMs !== undefined;
+    this.timed = this.options.slowCallDurationMs !== undefined;
+    this.deadlined = this.options.timeoutMs !== undefined;
     this.window = new RollingWindow(this.options.metricsWindowMs);
     this.probeStarts = new Array<number>(this.options.halfOpenMaxRequests).fill(Number.NaN);
     this.lastStateChangeAt = this.options.clock.now();
@@ -349,8 +352,9 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   /** @internal */
   settlePermit(permit: Permit, outcome: Outcome, error: unknown): void {
     if (permit.generation !== this.generation) return;
-    // A closed call that nobody times is only counted: a bucket-accurate time will do.
-    const now = this.current === CircuitState.CLOSED && this.untimed() ? this.roughNow() : this.options.clock.now();
+    // A success in a closed circuit that nobody times is only counted: a bucket-accurate time will do.
+    const rough = outcome === Outcome.SUCCESS && this.current === CircuitState.CLOSED && this.untimed();
+    const now = rough ? this.roughNow() : this.options.clock.now();
     // A probe past its deadline has already expired, whether or not anyone has looked since.
     if (this.current === CircuitState.HALF_OPEN) {
       this.refresh(now);
@@ -441,8 +445,9 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   }
 
   /**
-   * True when nothing needs a call's duration: no `timeoutMs` or `slowCallDurationMs`, and no
-   * `success`/`failure` listener. Such calls in a CLOSED circuit are only counted.
+   * True when nothing needs a call's duration: no `slowCallDurationMs`, and no `success` or
+   * `failure` listener. Such calls in a CLOSED circuit are only counted (and, without
+   * `timeoutMs`, run without a permit: see `runUntimed`).
    */
   private untimed(): boolean {
     return !this.timed && !this.hasListeners('success') && !this.hasListeners('failure');
@@ -483,7 +488,9 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
 
   /** The untimed handlers of this generation, or undefined when calls must be timed (see `untimed`). */
   private makeUntimedHandlers(): UntimedHandlers | undefined {
-    if (this.current !== CircuitState.CLOSED || this.groupList !== undefined || !this.untimed()) return undefined;
+    if (this.current !== CircuitState.CLOSED || this.groupList !== undefined || this.deadlined || !this.untimed()) {
+      return undefined;
+    }
     const generation = this.generation;
     const handlers: UntimedHandlers = {
       succeeded: () => {
@@ -639,7 +646,8 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
         controller?.abort(error);
         reject(error);
       });
-      const deadlines = (this.deadlines ??= new Deadlines());
+      this.deadlines ??= new Deadlines();
+      const deadlines = this.deadlines;
       deadlines.add(call);
       pending.then(
         (value) => {

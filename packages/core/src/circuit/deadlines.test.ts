@@ -80,10 +80,17 @@ describe('execute() with timeoutMs, many calls at once', () => {
     const gates = Array.from({ length: 20 }, () => deferred<number>());
     const started = Date.now();
     const outcomes = gates.map((gate, i) =>
-      breaker.execute(() => gate.promise).then(
-        () => ({ i, ok: true, after: Date.now() - started }),
-        (error: unknown) => ({ i, ok: false, timeout: error instanceof CircuitTimeoutError, after: Date.now() - started }),
-      ),
+      breaker
+        .execute(() => gate.promise)
+        .then(
+          () => ({ i, ok: true, after: Date.now() - started }),
+          (error: unknown) => ({
+            i,
+            ok: false,
+            timeout: error instanceof CircuitTimeoutError,
+            after: Date.now() - started,
+          }),
+        ),
     );
     // Even calls finish at once; odd ones never do.
     for (let i = 0; i < gates.length; i += 2) gates[i]?.resolve(i);
