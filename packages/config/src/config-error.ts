@@ -38,3 +38,5 @@ export class ConfigError extends BreakwaterError {
     this.source = source;
   }
 }
+// Like the built-in errors (and Breakwater's own), the name sits on the prototype.
+Object.defineProperty(ConfigError.prototype, 'name', { value: 'ConfigError', writable: true, configurable: true });

@@ -116,6 +116,8 @@ upstreams:
       throw new Error('expected a ConfigError');
     })();
     expect(error).toBeInstanceOf(ConfigError);
+    expect(error.name).toBe('ConfigError');
+    expect(String(error).startsWith('ConfigError: Invalid breaker configuration')).toBe(true);
     expect(error.code).toBe('ECONFIG');
     expect(error.problems.map((p) => [p.line, p.path])).toEqual([
       [3, 'circuit_breakers.default.failure_threshold'],

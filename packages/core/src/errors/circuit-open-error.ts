@@ -1,5 +1,5 @@
 import type { CircuitState } from '../circuit/state.js';
-import { BreakwaterError, isBreakwaterError } from './breakwater-error.js';
+import { BreakwaterError, isBreakwaterError, nameErrorClass } from './breakwater-error.js';
 
 /** Why a call was refused: the breaker's own state, or its group being tripped. */
 export type RejectionReason = 'open' | 'half_open_full' | 'forced_open' | 'group';
@@ -23,6 +23,8 @@ export class CircuitOpenError extends BreakwaterError {
     this.reason = reason;
   }
 }
+
+nameErrorClass(CircuitOpenError, 'CircuitOpenError');
 
 export function isCircuitOpenError(value: unknown): value is CircuitOpenError {
   return isBreakwaterError(value) && value.code === 'ECIRCUITOPEN';

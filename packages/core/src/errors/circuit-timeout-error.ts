@@ -1,4 +1,4 @@
-import { BreakwaterError, isBreakwaterError } from './breakwater-error.js';
+import { BreakwaterError, isBreakwaterError, nameErrorClass } from './breakwater-error.js';
 
 /** The protected call ran longer than `timeoutMs`; its `AbortSignal` has fired. */
 export class CircuitTimeoutError extends BreakwaterError {
@@ -12,6 +12,8 @@ export class CircuitTimeoutError extends BreakwaterError {
     this.timeoutMs = timeoutMs;
   }
 }
+
+nameErrorClass(CircuitTimeoutError, 'CircuitTimeoutError');
 
 export function isCircuitTimeoutError(value: unknown): value is CircuitTimeoutError {
   return isBreakwaterError(value) && value.code === 'ETIMEDOUT';

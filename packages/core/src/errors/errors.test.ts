@@ -44,6 +44,21 @@ describe('Breakwater errors', () => {
     });
   });
 
+  it('names itself like a built-in error: in String(), the stack header and util.inspect', async () => {
+    const { inspect, types } = await import('node:util');
+    const open = new CircuitOpenError('payments', 'OPEN', 1_500, 'open');
+    const timeout = new CircuitTimeoutError('payments', 2_000);
+    expect(String(open)).toBe('CircuitOpenError: Circuit breaker "payments" is OPEN: call rejected');
+    expect(timeout.stack?.split('\n')[0]).toBe(
+      'CircuitTimeoutError: Call through circuit breaker "payments" timed out after 2000 ms',
+    );
+    expect(inspect(open)).toContain('CircuitOpenError: Circuit breaker "payments" is OPEN');
+    expect(inspect(open)).toContain("code: 'ECIRCUITOPEN'");
+    // Real errors, not look-alikes: loggers and error trackers recognise them.
+    expect(types.isNativeError(open)).toBe(true);
+    expect(Object.prototype.toString.call(timeout)).toBe('[object Error]');
+  });
+
   it('guards recognise errors of this copy', () => {
     const open = new CircuitOpenError('a', 'HALF_OPEN', 0, 'half_open_full');
     const timeout = new CircuitTimeoutError('a', 10);
