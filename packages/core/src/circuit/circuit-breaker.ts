@@ -196,7 +196,6 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     const now = this.options.clock.now();
     const permit = this.acquire(now);
     if (permit === undefined) return rejectSoon(this.openError(this.lastRejectReason, now));
-    if (this.options.timeoutMs !== undefined) return this.runWithTimeout(fn, permit, this.options.timeoutMs);
     return this.run(fn, permit);
   }
 
@@ -603,30 +602,14 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     this.consecutiveFailures = 0;
   }
 
+  /** `execute` with a permit: any state but an untimed CLOSED circuit, and any call under `timeoutMs`. */
   private run<T>(fn: (signal: AbortSignal) => T | PromiseLike<T>, permit: Permit): Promise<Awaited<T>> {
-    let result: T | PromiseLike<T>;
-    try {
-      result = fn(NEVER);
-    } catch (error) {
-      permit.failure(error);
-      return Promise.reject(error);
-    }
-    if (!isThenable(result)) {
-      permit.success();
-      return Promise.resolve(result as Awaited<T>);
-    }
-    return settleAsync(result as PromiseLike<Awaited<T>>, permit);
-  }
-
-  private runWithTimeout<T>(
-    fn: (signal: AbortSignal) => T | PromiseLike<T>,
-    permit: Permit,
-    timeoutMs: number,
-  ): Promise<Awaited<T>> {
+    const timeoutMs = this.options.timeoutMs;
     // Deadlines run on real time, as timers do; the permit's start is that time with the system clock.
-    const startedAt = this.options.clock === systemClock ? permit.startedAt : Deadlines.now();
+    const startedAt =
+      timeoutMs === undefined || this.options.clock === systemClock ? permit.startedAt : Deadlines.now();
     // An AbortController is costly to make: only a function that declares the signal gets one.
-    const controller = fn.length === 0 ? undefined : new AbortController();
+    const controller = timeoutMs === undefined || fn.length === 0 ? undefined : new AbortController();
     let result: T | PromiseLike<T>;
     try {
       result = fn(controller === undefined ? NEVER : controller.signal);
@@ -638,9 +621,21 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
       permit.success();
       return Promise.resolve(result as Awaited<T>);
     }
+    if (timeoutMs === undefined) return settleAsync(result as PromiseLike<Awaited<T>>, permit);
+    return this.withDeadline(result as PromiseLike<Awaited<T>>, permit, controller, startedAt + timeoutMs, timeoutMs);
+  }
+
+  /** Settles `result` under a deadline: a timeout aborts `controller` and rejects with `CircuitTimeoutError`. */
+  private withDeadline<T>(
+    result: PromiseLike<T>,
+    permit: Permit,
+    controller: AbortController | undefined,
+    deadline: number,
+    timeoutMs: number,
+  ): Promise<T> {
     const pending = result instanceof Promise ? result : Promise.resolve(result);
-    return new Promise<Awaited<T>>((resolve, reject) => {
-      const call = new TimedCall(startedAt + timeoutMs, () => {
+    return new Promise<T>((resolve, reject) => {
+      const call = new TimedCall(deadline, () => {
         const error = new CircuitTimeoutError(this.name, timeoutMs);
         permit.timeout();
         controller?.abort(error);
@@ -655,7 +650,7 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
           call.done = true;
           deadlines.remove(call);
           permit.success();
-          resolve(value as Awaited<T>);
+          resolve(value);
         },
         (error: unknown) => {
           if (call.done) return;

@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { deferred, delay } from '../../../../test/support/index.js';
 import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { Deadlines, TimedCall } from './deadlines.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const heldTimers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
-
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((res) => {
-    resolve = res;
-  });
-  return { promise, resolve };
-}
 
 describe('Deadlines', () => {
   it('expires calls in deadline order with one timer, skipping the ones removed', async () => {
@@ -26,7 +18,7 @@ describe('Deadlines', () => {
     });
     deadlines.remove(calls[1] as TimedCall);
     deadlines.remove(calls[3] as TimedCall);
-    await sleep(120);
+    await delay(120);
     expect(expired).toEqual(['a', 'c']);
     expect(calls.map((call) => call.done)).toEqual([true, false, true, false]);
   });
@@ -40,7 +32,7 @@ describe('Deadlines', () => {
     deadlines.add(first);
     deadlines.add(second);
     deadlines.remove(first);
-    await sleep(150);
+    await delay(150);
     expect(expiredAt).toHaveLength(1);
     expect(expiredAt[0]).toBeGreaterThanOrEqual(59);
   });
@@ -54,7 +46,7 @@ describe('Deadlines', () => {
         deadlines.add(new TimedCall(Deadlines.now() + 5, () => expired.push('second')));
       }),
     );
-    await sleep(80);
+    await delay(80);
     expect(expired).toEqual(['first', 'second']);
   });
 

@@ -1,20 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { deferred } from '../../../../test/support/index.js';
 import { CircuitOpenError } from '../errors/circuit-open-error.js';
 import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { CallEvent } from './events.js';
 
 const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
-
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 describe('CircuitBreaker.execute', () => {
   it('resolves with the value of a synchronous fn and records a success', async () => {

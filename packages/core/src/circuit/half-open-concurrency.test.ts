@@ -1,14 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { deferred } from '../../../../test/support/index.js';
 import { CircuitOpenError } from '../errors/circuit-open-error.js';
 import { CircuitBreaker } from './circuit-breaker.js';
-
-function deferred() {
-  let resolve!: () => void;
-  const promise = new Promise<void>((res) => {
-    resolve = res;
-  });
-  return { promise, resolve };
-}
 
 describe('a HALF_OPEN breaker under concurrent load', () => {
   it('lets exactly halfOpenMaxRequests of 500 concurrent calls through, then closes after successThreshold', async () => {

@@ -1,28 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { deferred, ManualClock } from '../../../../test/support/index.js';
 import { Registry } from '../registry/registry.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { CallEvent, FailureEvent } from './events.js';
-
-/** A clock the test moves by hand. */
-function manualClock(start = 1_000_000) {
-  let now = start;
-  return {
-    now: () => now,
-    advance: (ms: number) => {
-      now += ms;
-    },
-  };
-}
-
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 // A CLOSED breaker with no timeoutMs, no slow-call rule and no success/failure listener runs
 // execute() untimed: no permit, fn's own promise handed back, shared outcome handlers.
@@ -73,7 +53,7 @@ describe('execute() on an untimed CLOSED circuit', () => {
   });
 
   it('trips on the failure-rate rule when a success brings the window to minimumRequests', async () => {
-    const clock = manualClock();
+    const clock = new ManualClock();
     const breaker = new CircuitBreaker({ name: 'rate', failureThreshold: 0, minimumRequests: 4, clock });
     for (let i = 0; i < 3; i++) await breaker.execute(async () => Promise.reject(new Error('x'))).catch(() => {});
     expect(breaker.state).toBe('CLOSED');
@@ -83,7 +63,7 @@ describe('execute() on an untimed CLOSED circuit', () => {
   });
 
   it('lets successes fall out of the window with the clock', async () => {
-    const clock = manualClock();
+    const clock = new ManualClock();
     const breaker = new CircuitBreaker({ name: 'rolling', failureThreshold: 0, minimumRequests: 2, clock });
     for (let i = 0; i < 10; i++) await breaker.execute(async () => 'ok');
     expect(breaker.stats().window.calls).toBe(10);
@@ -121,7 +101,7 @@ describe('execute() on an untimed CLOSED circuit', () => {
   });
 
   it('times calls again once a success or failure listener is added', async () => {
-    const clock = manualClock();
+    const clock = new ManualClock();
     const breaker = new CircuitBreaker({ name: 'listen', clock });
     const inFlight = deferred<string>();
     const early = breaker.execute(() => inFlight.promise);
