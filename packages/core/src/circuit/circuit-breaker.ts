@@ -85,7 +85,8 @@ interface UntimedHandlers {
 /**
  * A circuit breaker: decides whether each call may proceed, records how it went, and moves
  * between CLOSED, OPEN and HALF_OPEN. It owns no timer while idle; the move from OPEN to
- * HALF_OPEN happens when a call arrives (or the state is read) after the recovery time.
+ * HALF_OPEN happens when a call arrives (or the state is read) after the recovery time. With
+ * `timeoutMs`, one timer serves all the calls in flight and lapses within `timeoutMs` of the last.
  *
  * @example
  * const breaker = new CircuitBreaker({ name: 'payments', failureThreshold: 3, timeoutMs: 2000 });
