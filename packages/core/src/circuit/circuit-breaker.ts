@@ -101,8 +101,8 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   private consecutiveFailures = 0;
   private halfOpenSuccesses = 0;
   private halfOpenInFlight = 0;
-  /** Start time of each probe slot, NaN when free. */
-  private readonly probeStarts: number[];
+  /** Start time of each probe slot, NaN when free; made by the first probe, so an idle breaker holds none. */
+  private probeStarts: number[] | undefined;
   private openedAt = 0;
   private nextAttemptAt = 0;
   private openCount = 0;
@@ -112,10 +112,6 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   private totals = { calls: 0, successes: 0, failures: 0, timeouts: 0, slow: 0, rejected: 0, ignored: 0 };
   private fallbacks: Record<string, { served: number; failed: number }> | undefined;
   private sync: BreakerSync | undefined;
-  /** True when an option needs each call's duration (`slowCallDurationMs`). */
-  private readonly timed: boolean;
-  /** True with `timeoutMs`: such calls go through a permit and a deadline. */
-  private readonly deadlined: boolean;
   /** The calls running under `timeoutMs`; made by the first such call. */
   private deadlines: Deadlines | undefined;
   /** Made on the first untimed `execute` of each generation; see `UntimedHandlers`. */
@@ -128,10 +124,7 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     super();
     this.options = resolveOptions(options);
     this.rules = rulesFromOptions(this.options);
-    this.timed = this.options.slowCallDurationMs !== undefined;
-    this.deadlined = this.options.timeoutMs !== undefined;
     this.window = new RollingWindow(this.options.metricsWindowMs);
-    this.probeStarts = new Array<number>(this.options.halfOpenMaxRequests).fill(Number.NaN);
     this.lastStateChangeAt = this.options.clock.now();
   }
 
@@ -230,7 +223,7 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
       case CircuitState.HALF_OPEN: {
         const limit = this.probeLimitMs();
         let earliest = Number.POSITIVE_INFINITY;
-        for (const start of this.probeStarts) if (start < earliest) earliest = start;
+        for (const start of this.probeStarts ?? []) if (start < earliest) earliest = start;
         return Number.isFinite(earliest) ? Math.max(0, earliest + limit - now) : 0;
       }
       case CircuitState.FORCED_OPEN:
@@ -362,7 +355,7 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     }
     const probe = permit.probeSlot >= 0;
     if (probe) {
-      this.probeStarts[permit.probeSlot] = Number.NaN;
+      (this.probeStarts as number[])[permit.probeSlot] = Number.NaN;
       this.halfOpenInFlight--;
       this.sync?.probeSettled?.();
     }
@@ -450,7 +443,9 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
    * `timeoutMs`, run without a permit: see `runUntimed`).
    */
   private untimed(): boolean {
-    return !this.timed && !this.hasListeners('success') && !this.hasListeners('failure');
+    return (
+      this.options.slowCallDurationMs === undefined && !this.hasListeners('success') && !this.hasListeners('failure')
+    );
   }
 
   /** The clock, or with the system clock a reading up to one event-loop turn old (see `coarseNow`). */
@@ -488,7 +483,12 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
 
   /** The untimed handlers of this generation, or undefined when calls must be timed (see `untimed`). */
   private makeUntimedHandlers(): UntimedHandlers | undefined {
-    if (this.current !== CircuitState.CLOSED || this.groupList !== undefined || this.deadlined || !this.untimed()) {
+    if (
+      this.current !== CircuitState.CLOSED ||
+      this.groupList !== undefined ||
+      this.options.timeoutMs !== undefined ||
+      !this.untimed()
+    ) {
       return undefined;
     }
     const generation = this.generation;
@@ -524,6 +524,7 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     if (this.current !== CircuitState.HALF_OPEN) return this.reject('open', now);
     if (this.halfOpenInFlight >= this.options.halfOpenMaxRequests) return this.reject('half_open_full', now);
     if (this.sync?.allowProbe !== undefined && !this.sync.allowProbe()) return this.reject('half_open_full', now);
+    this.probeStarts ??= new Array<number>(this.options.halfOpenMaxRequests).fill(Number.NaN);
     const slot = this.probeStarts.findIndex(Number.isNaN);
     this.probeStarts[slot] = now;
     this.halfOpenInFlight++;
@@ -537,7 +538,7 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   private refresh(now: number): void {
     if (this.current === CircuitState.HALF_OPEN && this.halfOpenInFlight > 0) {
       let earliest = Number.POSITIVE_INFINITY;
-      for (const start of this.probeStarts) if (start < earliest) earliest = start;
+      for (const start of this.probeStarts ?? []) if (start < earliest) earliest = start;
       const expiresAt = earliest + this.probeLimitMs();
       if (now >= expiresAt) this.recordExpiredProbe(expiresAt);
     }
@@ -672,7 +673,7 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     this.lastStateChangeAt = now;
     this.halfOpenSuccesses = 0;
     this.halfOpenInFlight = 0;
-    this.probeStarts.fill(Number.NaN);
+    this.probeStarts?.fill(Number.NaN);
     if (report && from !== to) this.sync?.transitioned(from, this.shared(), reason);
     if (this.groups !== undefined) for (const group of this.groups) group.memberChanged();
     if (from !== to && this.hasListeners('stateChange')) {

@@ -166,6 +166,16 @@ export class HttpGuard<Req> {
   }
 
   /**
+   * Whether a fallback may answer some of this guard's requests: the adapter's own `fallback`,
+   * else any fallback declared in the registry so far. Adapters skip fallback-only work without one.
+   */
+  mayFallBack(): boolean {
+    if (this.fallbackOption === false) return false;
+    if (this.ownEngine !== undefined) return true;
+    return this.registry.declaredNames().some((name) => this.registry.declaration(name)?.fallback !== undefined);
+  }
+
+  /**
    * The answer to a refused or timed-out request: a fallback when one is configured and
    * succeeds, else the structured 503. Never rejects.
    */

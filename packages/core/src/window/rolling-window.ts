@@ -21,10 +21,13 @@ export class RollingWindow {
   private cells: Float64Array | undefined;
   /** Index (time / bucketMs) of the newest bucket. */
   private head = Number.NEGATIVE_INFINITY;
-  /** The newest bucket's slot and its time span [headFrom, headUntil): a call inside it needs no arithmetic. */
+  /**
+   * The newest bucket's slot and its time span [headFrom, headUntil): a call inside it needs no
+   * arithmetic. Empty ([0, 0)) until the first call: small integers cost an idle breaker nothing.
+   */
   private headSlot = 0;
-  private headFrom = Number.POSITIVE_INFINITY;
-  private headUntil = Number.NEGATIVE_INFINITY;
+  private headFrom = 0;
+  private headUntil = 0;
   private readonly sums: WindowCounts = { calls: 0, failures: 0, slow: 0, timeouts: 0 };
 
   constructor(windowMs: number) {
@@ -97,8 +100,8 @@ export class RollingWindow {
     this.cells?.fill(0);
     this.sums.calls = this.sums.failures = this.sums.slow = this.sums.timeouts = 0;
     this.head = Number.NEGATIVE_INFINITY;
-    this.headFrom = Number.POSITIVE_INFINITY;
-    this.headUntil = Number.NEGATIVE_INFINITY;
+    this.headFrom = 0;
+    this.headUntil = 0;
   }
 
   /** The slot of the bucket that `now` falls in. */
