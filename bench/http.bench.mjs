@@ -1,16 +1,33 @@
 // HTTP overhead benchmark: for each framework, a JSON hello-world route bare, with Breakwater
-// (closed circuit) and with the peers, served from a separate process on 127.0.0.1 and loaded
-// with autocannon. Rounds are interleaved and the median of each scenario is reported.
-import { spawn } from 'node:child_process';
+// (closed circuit) and with the peers, each served by its own process on 127.0.0.1 and loaded with
+// autocannon from this one.
+//
+// The machine is small and noisy (server and autocannon share its cores), so:
+// - every round starts fresh server processes for a framework (a process's own JIT and memory
+//   layout can make it a few % faster or slower than its twin) and warms each one up first;
+// - within a round the scenarios run back to back, in orders that balance position and carry-over
+//   (a Williams design: use a multiple of the group size, or twice it for odd sizes, as rounds),
+//   and each is compared with the bare server of the same round: "vs bare" is the median of those
+//   per-round ratios, with their interquartile range;
+// - besides req/s, the server's own CPU time per request (user + system, from process.cpuUsage())
+//   is reported: it does not depend on how autocannon and the server shared the cores.
+// `--control` adds a second bare server per framework, compared with the first: the noise floor.
+//
+// Options: --rounds=N --duration=S (per measured run) --warmup=S --connections=N
+//          --only=express,koa,fastify (not written to results/http.md) --control --pin=split|same|none
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 
-const args = new Map(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')));
-const ROUNDS = Number(args.get('rounds') ?? 3);
-const DURATION = Number(args.get('duration') ?? 5);
+const args = new Map(process.argv.slice(2).map((a) => [...a.replace(/^--/, '').split('='), 'true'].slice(0, 2)));
+const ROUNDS = Number(args.get('rounds') ?? 12);
+const DURATION = Number(args.get('duration') ?? 2);
+const WARMUP = Number(args.get('warmup') ?? 1);
 const CONNECTIONS = Number(args.get('connections') ?? 32);
+const CONTROL = args.get('control') === 'true';
+const PIN = args.get('pin') ?? 'none';
 const only = args.get('only');
 
 const groups = {
@@ -18,18 +35,39 @@ const groups = {
   koa: ['koa-bare', 'koa-breakwater'],
   fastify: ['fastify-bare', 'fastify-breakwater', 'fastify-circuit-breaker'],
 };
+const peers = { express: 'express-opossum', fastify: 'fastify-circuit-breaker' };
 const serverPath = fileURLToPath(new URL('./http/server.mjs', import.meta.url));
+
+if (!['none', 'split', 'same'].includes(PIN)) throw new TypeError(`--pin: got ${PIN}, expected split, same or none`);
+// split: autocannon on CPU 0, the server on CPU 1; same: both on CPU 1.
+if (PIN !== 'none') execFileSync('taskset', ['-a', '-p', '-c', PIN === 'split' ? '0' : '1', String(process.pid)]);
 
 function startServer(scenario) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [serverPath, scenario], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // A control scenario (`<framework>-control`) is served bare: server.mjs knows no such breaker.
+    const command = PIN === 'none' ? [process.execPath] : ['taskset', '-c', '1', process.execPath];
+    const child = spawn(command[0], [...command.slice(1), serverPath, scenario], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
     const lines = createInterface({ input: child.stdout });
+    const waiting = [];
     const timer = setTimeout(() => reject(new Error(`${scenario}: server did not start`)), 15_000);
     lines.on('line', (line) => {
+      const cpu = /^CPU (\d+) (\d+)$/.exec(line);
+      if (cpu) waiting.shift()?.(Number(cpu[1]) + Number(cpu[2]));
       const match = /^PORT (\d+)$/.exec(line);
       if (!match) return;
       clearTimeout(timer);
-      resolve({ child, port: Number(match[1]) });
+      resolve({
+        child,
+        port: Number(match[1]),
+        /** The server's CPU time so far, in µs. */
+        cpu: () =>
+          new Promise((answer) => {
+            waiting.push(answer);
+            child.stdin.write('cpu\n');
+          }),
+      });
     });
     child.once('exit', (code) => reject(new Error(`${scenario}: server exited with ${code}`)));
   });
@@ -44,55 +82,108 @@ function load(port, duration) {
   });
 }
 
-async function measure(scenario) {
-  const { child, port } = await startServer(scenario);
-  try {
-    await load(port, 1); // warm-up
-    const result = await load(port, DURATION);
-    if (result.non2xx > 0 || result.errors > 0)
-      throw new Error(`${scenario}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-    return { rps: result.requests.average, p99: result.latency.p99 };
-  } finally {
-    child.kill();
-  }
+async function measure(scenario, server) {
+  const before = await server.cpu();
+  const result = await load(server.port, DURATION);
+  const after = await server.cpu();
+  if (result.non2xx > 0 || result.errors > 0)
+    throw new Error(`${scenario}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return {
+    rps: result.requests.total / result.duration,
+    cpu: (after - before) / result.requests.total,
+    p99: result.latency.p99,
+  };
 }
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
+/**
+ * The order of `n` scenarios in `round`, from a Williams design: over n rounds (2n when n is odd)
+ * every scenario runs once in every position and follows every other scenario equally often, so
+ * neither "runs first" nor "runs after X" favours one of them.
+ */
+function williams(n, round) {
+  const base = [];
+  for (let i = 0, low = 0, high = n - 1; i < n; i++) base.push(i % 2 === 0 ? low++ : high--);
+  const row = base.map((i) => (i + round) % n);
+  return n % 2 === 1 && round % (2 * n) >= n ? row.reverse() : row;
+}
 
+function quantile(values, q) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (sorted.length - 1) * q;
+  const low = Math.floor(at);
+  return sorted[low] + (sorted[Math.min(low + 1, sorted.length - 1)] - sorted[low]) * (at - low);
+}
+const median = (values) => quantile(values, 0.5);
+const percent = (ratio) => `${(ratio * 100).toFixed(1)}%`;
+const spread = (ratios) =>
+  `${percent(median(ratios))} (${percent(quantile(ratios, 0.25))}–${percent(quantile(ratios, 0.75))})`;
+
+const selected = Object.entries(groups)
+  .filter(([name]) => !only || only.split(',').includes(name))
+  .map(([name, scenarios]) => [name, CONTROL ? [...scenarios, `${name}-control`] : scenarios]);
+const count = selected.reduce((sum, [, scenarios]) => sum + scenarios.length, 0);
+console.error(
+  `${ROUNDS} rounds × ${count} servers × (${WARMUP} s warm-up + ${DURATION} s): about ${Math.ceil((ROUNDS * count * (WARMUP + DURATION + 0.4)) / 60)} min`,
+);
+
+/** samples[scenario] = one { rps, cpu, p99 } per round. */
 const samples = {};
-const selected = Object.entries(groups).filter(([name]) => !only || only.split(',').includes(name));
-for (let round = 1; round <= ROUNDS; round++) {
+for (let round = 0; round < ROUNDS; round++) {
   for (const [, scenarios] of selected) {
-    for (const scenario of scenarios) {
-      const sample = await measure(scenario);
-      samples[scenario] = [...(samples[scenario] ?? []), sample];
-      console.error(
-        `round ${round}/${ROUNDS} ${scenario.padEnd(24)} ${sample.rps.toFixed(0).padStart(7)} req/s  p99 ${sample.p99} ms`,
-      );
+    const servers = new Map();
+    try {
+      const order = williams(scenarios.length, round).map((i) => scenarios[i]);
+      for (const scenario of order) servers.set(scenario, await startServer(scenario));
+      for (const scenario of order) await load(servers.get(scenario).port, WARMUP);
+      for (const scenario of order) {
+        const sample = await measure(scenario, servers.get(scenario));
+        samples[scenario] = [...(samples[scenario] ?? []), sample];
+        console.error(
+          `round ${round + 1}/${ROUNDS} ${scenario.padEnd(24)} ${sample.rps.toFixed(0).padStart(7)} req/s  ${sample.cpu.toFixed(1).padStart(6)} µs CPU/req  p99 ${sample.p99} ms`,
+        );
+      }
+    } finally {
+      for (const { child } of servers.values()) child.kill();
     }
   }
 }
 
+/** Per-round ratios of `scenario` to `base`: throughput, and CPU per request (base / scenario, so higher is better for both). */
+function ratios(scenario, base) {
+  const a = samples[scenario];
+  const b = samples[base];
+  return { rps: a.map((s, i) => s.rps / b[i].rps), cpu: a.map((s, i) => b[i].cpu / s.cpu) };
+}
+
 const rows = [
-  `HTTP overhead: ${ROUNDS} interleaved rounds × ${DURATION} s, ${CONNECTIONS} connections, autocannon and server in separate processes on 127.0.0.1; medians. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
+  `HTTP overhead: ${ROUNDS} rounds, each starting fresh servers, warming each up ${WARMUP} s, then loading each for ${DURATION} s in turn (orders balanced across rounds); autocannon with ${CONNECTIONS} connections, no pipelining, in a separate process on 127.0.0.1${PIN === 'none' ? '' : ` (pinned: ${PIN})`}. Medians over rounds; "vs bare" is the median of per-round ratios to the same round's bare server, with the interquartile range; "CPU" is the server's own CPU time (user + system) per request, and its ratio is bare's CPU time over the scenario's. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
   '',
-  '| framework | scenario | req/s (median) | p99 latency (ms) | vs bare |',
-  '|---|---|---:|---:|---:|',
+  '| framework | scenario | req/s (median) | vs bare (IQR) | CPU µs/req (median) | CPU vs bare (IQR) | p99 latency (ms) |',
+  '|---|---|---:|---:|---:|---:|---:|',
 ];
 for (const [framework, scenarios] of selected) {
-  const bare = median(samples[`${framework}-bare`].map((s) => s.rps));
   for (const scenario of scenarios) {
-    const rps = median(samples[scenario].map((s) => s.rps));
-    const p99 = median(samples[scenario].map((s) => s.p99));
+    const list = samples[scenario];
+    const vsBare = ratios(scenario, `${framework}-bare`);
     const label = scenario.slice(framework.length + 1);
-    rows.push(`| ${framework} | ${label} | ${rps.toFixed(0)} | ${p99} | ${((rps / bare) * 100).toFixed(1)}% |`);
+    rows.push(
+      `| ${framework} | ${label} | ${median(list.map((s) => s.rps)).toFixed(0)} | ${spread(vsBare.rps)} | ${median(list.map((s) => s.cpu)).toFixed(1)} | ${spread(vsBare.cpu)} | ${median(list.map((s) => s.p99))} |`,
+    );
   }
 }
-const table = rows.join('\n');
+const versus = [];
+for (const [framework] of selected) {
+  const peer = peers[framework];
+  if (peer === undefined) continue;
+  const vsPeer = ratios(`${framework}-breakwater`, peer);
+  versus.push(
+    `- ${framework}: Breakwater vs ${peer.slice(framework.length + 1)}: ${spread(vsPeer.rps)} of its req/s, ${spread(vsPeer.cpu)} of its CPU time per request inverted (above 100% = cheaper).`,
+  );
+}
+const table = [...rows, ...(versus.length > 0 ? ['', ...versus] : [])].join('\n');
 console.log(table);
-mkdirSync(fileURLToPath(new URL('./results', import.meta.url)), { recursive: true });
-writeFileSync(new URL('./results/http.md', import.meta.url), `${table}\n`);
+// Only a full run replaces the recorded results.
+if (only === undefined) {
+  mkdirSync(fileURLToPath(new URL('./results', import.meta.url)), { recursive: true });
+  writeFileSync(new URL('./results/http.md', import.meta.url), `${table}\n`);
+}

@@ -1,6 +1,10 @@
 // One HTTP server for the HTTP benchmark: `node server.mjs <scenario>` listens on 127.0.0.1 on
-// an ephemeral port and prints `PORT <n>` when ready. Each scenario serves GET /hello -> JSON.
+// an ephemeral port and prints `PORT <n>` when ready. Each scenario serves GET /hello -> JSON, with
+// the same framework settings in every scenario of a framework: only the breaker differs. A `cpu`
+// line on stdin is answered with `CPU <user µs> <system µs>` (process.cpuUsage()), so that the
+// benchmark can divide the server's own CPU time by the requests it served.
 import { createRequire } from 'node:module';
+import { createInterface } from 'node:readline';
 
 const require = createRequire(import.meta.url);
 const scenario = process.argv[2];
@@ -10,6 +14,12 @@ function ready(server) {
   const { port } = server.address();
   process.stdout.write(`PORT ${port}\n`);
 }
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line !== 'cpu') return;
+  const { user, system } = process.cpuUsage();
+  process.stdout.write(`CPU ${user} ${system}\n`);
+});
 
 function opossumMiddleware() {
   const CircuitBreaker = require('opossum');
@@ -51,6 +61,8 @@ async function express() {
 async function koa() {
   const Koa = require('koa');
   const app = new Koa();
+  // autocannon drops its connections at the end of each run; Koa would log every EPIPE.
+  app.silent = true;
   const handler = async (ctx) => {
     if (ctx.path === '/hello') ctx.body = payload;
   };

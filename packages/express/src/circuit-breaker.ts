@@ -1,4 +1,5 @@
 import {
+  type Admission,
   type CircuitTimeoutError,
   type FallbackEngine,
   type HttpCall,
@@ -10,9 +11,9 @@ import {
   writeResponse,
 } from '@breakwater/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import onFinished from 'on-finished';
 import { captureBody } from './body-capture.js';
 import { lruStore } from './lru-store.js';
+import { settleOnClose } from './settle-on-close.js';
 
 /**
  * Options of the Express middleware: every breaker option (`failureThreshold`, `timeoutMs`,
@@ -52,21 +53,13 @@ export function circuitBreaker(options: ExpressBreakerOptions): RequestHandler {
       ? (fallback.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES)
       : DEFAULT_MAX_ENTRY_BYTES;
 
-  function admitted(req: Request, res: Response, call: HttpCall, engine: FallbackEngine<Request> | undefined): void {
+  /** The slow path, with a fallback: records the response for the cache and answers timeouts with the fallback. */
+  function admittedWithFallback(req: Request, res: Response, call: HttpCall, engine: FallbackEngine<Request>): void {
     const info = requestInfo(req);
-    const capture = engine?.wantsResponse(info) === true ? captureBody(res, captureLimit) : undefined;
+    const capture = engine.wantsResponse(info) ? captureBody(res, captureLimit) : undefined;
     let fallbackSent = false;
-    onFinished(res, (error) => {
-      if (error !== null && error !== undefined) {
-        call.abort();
-        return;
-      }
-      if (!res.writableFinished) {
-        call.abort();
-        return;
-      }
-      call.complete(res.statusCode);
-      if (capture === undefined || fallbackSent || call.timedOut || engine === undefined) return;
+    settleOnClose(res, call, () => {
+      if (capture === undefined || fallbackSent || call.timedOut) return;
       const body = capture.body();
       if (body === undefined) return;
       engine.remember(
@@ -76,10 +69,6 @@ export function circuitBreaker(options: ExpressBreakerOptions): RequestHandler {
         call.breaker.options.clock.now(),
       );
     });
-    if (engine === undefined) {
-      call.armTimeout();
-      return;
-    }
     call.armTimeout((error: CircuitTimeoutError) => {
       if (res.headersSent) return;
       void guard.refusal(info, req, error, call.breaker).then((wire) => {
@@ -98,21 +87,36 @@ export function circuitBreaker(options: ExpressBreakerOptions): RequestHandler {
   }
 
   return function breakwater(req: Request, res: Response, next: NextFunction): void {
-    let admission: ReturnType<typeof guard.admit>;
+    let admission: Admission;
     try {
       admission = guard.admit(req);
     } catch (error) {
       next(error);
       return;
     }
-    if (admission.error !== undefined) {
+    const call = admission.call;
+    if (call === undefined) {
       guard
         .refusal(requestInfo(req), req, admission.error, admission.breaker)
         .then((wire) => writeResponse(res, wire))
         .catch(next);
       return;
     }
-    admitted(req, res, admission.call, guard.engine(admission.call.breaker.name));
+    let engine: FallbackEngine<Request> | undefined;
+    try {
+      engine = guard.engine(call.breaker.name);
+    } catch (error) {
+      // An invalid fallback declared in the registry: give the permit back and pass the error on.
+      call.abort();
+      next(error);
+      return;
+    }
+    if (engine === undefined) {
+      settleOnClose(res, call);
+      call.armTimeout();
+    } else {
+      admittedWithFallback(req, res, call, engine);
+    }
     next();
   };
 }

@@ -16,7 +16,7 @@ import type { FastifyBreakerOptions, RouteBreakerOptions } from './types.js';
 
 type Guard = HttpGuard<FastifyRequest>;
 
-/** What the plugin keeps about one admitted request between its hooks. */
+/** What the plugin keeps about one admitted request between its hooks and the response's `close`. */
 interface Tracked {
   call: HttpCall;
   guard: Guard;
@@ -31,6 +31,21 @@ interface Tracked {
   failed: boolean;
   error: unknown;
 }
+
+/** What the plugin knows about one route, worked out on its first request. */
+interface Route {
+  guard: Guard | undefined;
+  url: string | undefined;
+  /** Default breaker names by method: `"GET /users/:id"`. */
+  names: Map<string, string>;
+}
+
+type OnSendHook = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+  next: (error: null, payload: unknown) => void,
+) => void;
 
 const DEFAULT_HEALTH_PATH = '/health/circuit-breakers';
 /** Options Fastify itself reads from `register`, not ours. */
@@ -77,7 +92,14 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   /** Guards whose breakers come from `key(request)`, so not known before requests arrive. */
   const keyed = new WeakSet<Guard>();
   if (httpOptions.key !== undefined) keyed.add(guard);
-  const tracked = new WeakMap<FastifyRequest, Tracked>();
+  // Each admitted request keeps its state in a request decoration of this plugin instance's own:
+  // declared up front, it leaves the request's shape stable and costs less than a WeakMap entry.
+  const kTracked = Symbol('breakwater.tracked');
+  fastify.decorateRequest(kTracked, null);
+  const tracked = (request: FastifyRequest): Tracked | null | undefined =>
+    (request as unknown as Record<symbol, Tracked | null | undefined>)[kTracked];
+  /** Routes by their context config object, which Fastify makes once per route. */
+  const routes = new WeakMap<object, Route>();
 
   function guardFor(settings: unknown): Guard | undefined {
     if (settings === undefined || settings === true) return guard;
@@ -100,6 +122,27 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     return routeGuard;
   }
 
+  /** The request's route; `request.routeOptions` builds a new object on every read, so it is read once per route. */
+  function routeOf(request: FastifyRequest): Route {
+    const options = request.routeOptions;
+    const config = options.config as object | undefined;
+    let route = typeof config === 'object' && config !== null ? routes.get(config) : undefined;
+    if (route === undefined) {
+      route = { guard: guardFor(options.config?.circuitBreaker), url: options.url, names: new Map() };
+      if (typeof config === 'object' && config !== null) routes.set(config, route);
+    }
+    return route;
+  }
+
+  function defaultName(route: Route, method: string): string {
+    let name = route.names.get(method);
+    if (name === undefined) {
+      name = `${method} ${route.url}`;
+      route.names.set(method, name);
+    }
+    return name;
+  }
+
   function onTimeout(request: FastifyRequest, reply: FastifyReply, state: Tracked, error: CircuitTimeoutError): void {
     if (reply.sent || state.responding || state.info === undefined) return;
     void state.guard.refusal(state.info, request, error, state.call.breaker).then((wire) => {
@@ -114,12 +157,13 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   }
 
   /**
-   * Counts the outcome once: by status (a thrown error is recorded as the failure when its status
-   * counts as one), or as neither when the response never ended. Runs in `onResponse` and, for
-   * replies that skip it (`reply.hijack()`), when the connection closes.
+   * Counts the outcome once the response closed: by status (a thrown error is recorded as the
+   * failure when its status counts as one), or as neither when the response never ended; then
+   * offers the response to the cache fallback. Node emits `close` on every response, hijacked
+   * ones included, so no `onResponse` hook (and its cost on every request) is needed.
    */
-  function settle(state: Tracked, reply: FastifyReply): void {
-    const { call } = state;
+  function closed(request: FastifyRequest, reply: FastifyReply, state: Tracked): void {
+    const { call, engine, info, body } = state;
     if (call.permit.settled) return;
     if (!reply.raw.writableEnded) {
       call.abort();
@@ -128,10 +172,21 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     const status = reply.statusCode;
     if (state.failed && state.guard.isFailure(call.breaker, status)) call.fail(state.error);
     else call.complete(status);
+    if (engine !== undefined && info !== undefined && body !== undefined && !call.timedOut && !state.fallbackSent) {
+      const clock = call.breaker.options.clock;
+      engine.remember(info, request, { status, headers: reply.getHeaders(), body }, clock.now());
+    }
   }
 
   function track(request: FastifyRequest, reply: FastifyReply, routeGuard: Guard, call: HttpCall): void {
-    const engine = routeGuard.engine(call.breaker.name);
+    let engine: FallbackEngine<FastifyRequest> | undefined;
+    try {
+      engine = routeGuard.engine(call.breaker.name);
+    } catch (error) {
+      // An invalid fallback declared in the registry: give the permit back and pass the error on.
+      call.abort();
+      throw error;
+    }
     const info = engine === undefined ? undefined : requestInfo(request);
     const state: Tracked = {
       call,
@@ -145,61 +200,21 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       failed: false,
       error: undefined,
     };
-    tracked.set(request, state);
-    reply.raw.once('close', () => settle(state, reply));
+    (request as unknown as Record<symbol, Tracked>)[kTracked] = state;
+    reply.raw.on('close', () => closed(request, reply, state));
     if (engine === undefined) call.armTimeout();
     else call.armTimeout((error) => onTimeout(request, reply, state, error));
   }
 
-  // Validates route settings when the route is declared, and creates its breakers then, so that
-  // health documents list every protected route before traffic arrives. HEAD is skipped: Fastify
-  // adds a HEAD route to every GET route, and those breakers appear on their first request.
-  fastify.addHook('onRoute', (route: RouteOptions) => {
-    try {
-      const routeGuard = guardFor(route.config?.circuitBreaker);
-      if (routeGuard === undefined || keyed.has(routeGuard)) return;
-      for (const method of ([] as string[]).concat(route.method)) {
-        if (method !== 'HEAD') routeGuard.breakerFor(undefined as never, `${method} ${route.url}`);
-      }
-    } catch (error) {
-      if (!(error instanceof TypeError)) throw error;
-      throw new TypeError(`${error.message} (route ${String(route.method)} ${route.url})`);
-    }
-  });
-
-  fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => {
-    if (request.is404) {
-      next();
-      return;
-    }
-    let admission: ReturnType<Guard['admit']>;
-    let routeGuard: Guard | undefined;
-    try {
-      const route = request.routeOptions;
-      routeGuard = guardFor(route.config.circuitBreaker);
-      if (routeGuard === undefined) {
-        next();
-        return;
-      }
-      admission = routeGuard.admit(request, `${request.method} ${route.url}`);
-    } catch (error) {
-      next(error as Error);
-      return;
-    }
-    if (admission.error === undefined) {
-      track(request, reply, routeGuard, admission.call);
-      next();
-      return;
-    }
-    routeGuard
-      .refusal(requestInfo(request), request, admission.error, admission.breaker)
-      .then((wire) => sendWire(reply, wire))
-      .catch((error: Error) => next(error));
-  });
-
-  fastify.addHook('onSend', (request: FastifyRequest, reply: FastifyReply, payload: unknown, next) => {
-    const state = tracked.get(request);
-    if (state !== undefined) {
+  /**
+   * Marks the response as on its way and keeps its body for the cache fallback. Only fallbacks
+   * need it, and an `onSend` hook costs every request it runs for, so it is added for the whole
+   * scope when the plugin has a fallback (or the registry declares one) at registration, else
+   * to each route that may fall back when the route is declared.
+   */
+  const onSend: OnSendHook = (request, reply, payload, next) => {
+    const state = tracked(request);
+    if (state !== null && state !== undefined) {
       state.responding = true;
       if (
         state.capture &&
@@ -211,29 +226,68 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       }
     }
     next(null, payload);
-  });
+  };
+  const onSendEverywhere = guard.mayFallBack();
+  if (onSendEverywhere) fastify.addHook('onSend', onSend);
 
-  fastify.addHook('onError', (request: FastifyRequest, _reply: FastifyReply, error: Error, next) => {
-    const state = tracked.get(request);
-    if (state !== undefined) {
-      state.failed = true;
-      state.error = error;
+  // Validates route settings when the route is declared, and creates its breakers then, so that
+  // health documents list every protected route before traffic arrives. HEAD is skipped: Fastify
+  // adds a HEAD route to every GET route, and those breakers appear on their first request.
+  fastify.addHook('onRoute', (route: RouteOptions) => {
+    let routeGuard: Guard | undefined;
+    try {
+      routeGuard = guardFor(route.config?.circuitBreaker);
+      if (routeGuard === undefined) return;
+      if (!keyed.has(routeGuard)) {
+        for (const method of ([] as string[]).concat(route.method)) {
+          if (method !== 'HEAD') routeGuard.breakerFor(undefined as never, `${method} ${route.url}`);
+        }
+      }
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error;
+      throw new TypeError(`${error.message} (route ${String(route.method)} ${route.url})`);
     }
-    next();
+    if (!onSendEverywhere && routeGuard.mayFallBack()) {
+      const hooks = route.onSend === undefined ? [] : ([] as unknown[]).concat(route.onSend);
+      (route as { onSend?: unknown }).onSend = [...hooks, onSend];
+    }
   });
 
-  fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => {
-    const state = tracked.get(request);
-    if (state === undefined) {
+  fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => {
+    if (request.is404) {
       next();
       return;
     }
-    tracked.delete(request);
-    settle(state, reply);
-    const { call, engine, info, body } = state;
-    if (engine !== undefined && info !== undefined && body !== undefined && !call.timedOut && !state.fallbackSent) {
-      const clock = call.breaker.options.clock;
-      engine.remember(info, request, { status: reply.statusCode, headers: reply.getHeaders(), body }, clock.now());
+    let admission: ReturnType<Guard['admit']>;
+    let routeGuard: Guard | undefined;
+    try {
+      const route = routeOf(request);
+      routeGuard = route.guard;
+      if (routeGuard === undefined) {
+        next();
+        return;
+      }
+      admission = routeGuard.admit(request, defaultName(route, request.method));
+      if (admission.error === undefined) {
+        track(request, reply, routeGuard, admission.call);
+        next();
+        return;
+      }
+    } catch (error) {
+      next(error as Error);
+      return;
+    }
+    routeGuard
+      .refusal(requestInfo(request), request, admission.error, admission.breaker)
+      .then((wire) => sendWire(reply, wire))
+      .catch((error: Error) => next(error));
+  });
+
+  fastify.addHook('onError', (request: FastifyRequest, _reply: FastifyReply, error: Error, next) => {
+    const state = tracked(request);
+    if (state !== null && state !== undefined) {
+      state.failed = true;
+      state.error = error;
     }
     next();
   });

@@ -119,6 +119,43 @@ describe.each(frameworks)('%s fallbacks', (_label, fastify) => {
     expect(uncached.json()).toMatchObject({ error: 'Service Unavailable', circuitBreakerState: 'OPEN' });
   });
 
+  it("cache: a route's own cache fallback keeps and serves responses when the plugin has none", async () => {
+    await build({});
+    app.get('/own', { config: { circuitBreaker: { fallback: { strategy: 'cache' } } } }, async () => {
+      entries++;
+      if (failing) throw new Error('down');
+      return { own: true };
+    });
+    const fresh = await app.inject('/own');
+    failing = true;
+    expect((await app.inject('/own')).statusCode).toBe(500);
+    const cached = await app.inject('/own');
+    expect(cached.statusCode).toBe(200);
+    expect(cached.body).toBe(fresh.body);
+    expect(cached.headers['x-circuit-fallback']).toBe('cache');
+  });
+
+  it.each([
+    ['before the plugin is registered (as config files do)', true],
+    ['after the plugin is registered, before its routes', false],
+  ])('cache: a fallback declared in the registry %s keeps and serves responses', async (_when, early) => {
+    const shared = new Registry();
+    const declare = () => shared.declare('GET /declared', { fallback: { strategy: 'cache' } });
+    if (early) declare();
+    app = fastify();
+    await app.register(breakwater, { registry: shared, failureThreshold: 1 });
+    if (!early) declare();
+    let down = false;
+    app.get('/declared', async (_request, reply) => (down ? reply.code(500).send('down') : { declared: true }));
+    const fresh = await app.inject('/declared');
+    down = true;
+    expect((await app.inject('/declared')).statusCode).toBe(500);
+    const cached = await app.inject('/declared');
+    expect(cached.statusCode).toBe(200);
+    expect(cached.body).toBe(fresh.body);
+    expect(cached.headers['x-circuit-fallback']).toBe('cache');
+  });
+
   it('cache: stops serving an entry older than ttlMs (injected clock)', async () => {
     const clock = new ManualClock();
     await build({ clock, recoveryTimeoutMs: 120_000, fallback: { strategy: 'cache', ttlMs: 60_000 } });

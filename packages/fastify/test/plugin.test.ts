@@ -167,6 +167,33 @@ describe.each(frameworks)('%s', (_label, fastify) => {
     expect((await app.inject('/early')).statusCode).toBe(503);
   });
 
+  it('protects a route declared before the plugin was registered, from its first request on', async () => {
+    registry = new Registry();
+    app = fastify();
+    app.get('/before', async (_request, reply) => reply.code(502).send('bad gateway'));
+    await app.register(breakwater, { registry, failureThreshold: 1 });
+    await app.ready();
+    expect(registry.has('GET /before')).toBe(false);
+    expect((await app.inject('/before')).statusCode).toBe(502);
+    expect((await app.inject('/before')).statusCode).toBe(503);
+    expect(registry.get('GET /before')?.stats()).toMatchObject({ failures: 1, rejected: 1 });
+  });
+
+  it('gives the probe permit back when a fallback declared in the registry is invalid, answering the error', async () => {
+    const clock = new ManualClock();
+    const { entries } = await build({ clock, failureThreshold: 1, recoveryTimeoutMs: 1_000, halfOpenMaxRequests: 1 });
+    expect((await app.inject('/fail')).statusCode).toBe(500);
+    registry.declare('GET /fail', { fallback: { strategy: 'nope' } });
+    clock.advance(1_001);
+
+    const first = await app.inject('/fail');
+    const second = await app.inject('/fail');
+
+    expect([first.statusCode, second.statusCode]).toEqual([500, 500]);
+    expect(entries.get('fail')).toBe(1);
+    expect(registry.get('GET /fail')?.stats()).toMatchObject({ state: CircuitState.HALF_OPEN, halfOpenInFlight: 0 });
+  });
+
   it("applies a route's config.circuitBreaker over the plugin options, in a breaker of its own", async () => {
     registry = new Registry();
     app = fastify();

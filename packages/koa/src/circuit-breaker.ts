@@ -1,16 +1,17 @@
 import {
   type CircuitBreaker,
   CircuitTimeoutError,
+  type FallbackEngine,
   type HttpCall,
   HttpGuard,
   type HttpOptions,
   type RequestInfo,
   readBody,
+  settleOnClose,
   silence,
   writeResponse,
 } from '@breakwater/core';
 import type { Context, Next } from 'koa';
-import onFinished from 'on-finished';
 import { lruStore } from './lru-store.js';
 import { setResponse } from './set-response.js';
 
@@ -78,26 +79,42 @@ export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next:
     else call.fail(error);
   }
 
+  /** The call's fallback engine; an invalid one declared in the registry gives the permit back and throws. */
+  function engineOf(call: HttpCall): FallbackEngine<Context> | undefined {
+    try {
+      return guard.engine(call.breaker.name);
+    } catch (error) {
+      call.abort();
+      throw error;
+    }
+  }
+
   return async function breakwater(ctx: Context, next: Next): Promise<void> {
     const admission = guard.admit(ctx);
-    if (admission.error !== undefined) {
+    const call = admission.call;
+    if (call === undefined) {
       setResponse(ctx, await guard.refusal(requestInfo(ctx), ctx, admission.error, admission.breaker));
       return;
     }
-    const { call } = admission;
     const breaker = call.breaker;
     const res = ctx.res;
-    const engine = guard.engine(breaker.name);
+    const engine = engineOf(call);
+    if (engine === undefined) {
+      settleOnClose(res, call);
+      call.armTimeout();
+      try {
+        await next();
+      } catch (error) {
+        settleThrown(call, breaker, error);
+        throw error;
+      }
+      return;
+    }
     const info = requestInfo(ctx);
     let captured: string | Uint8Array | undefined;
     let fallbackSent = false;
-    onFinished(res, (error) => {
-      if ((error !== null && error !== undefined) || !res.writableFinished) {
-        call.abort();
-        return;
-      }
-      call.complete(res.statusCode);
-      if (captured === undefined || engine === undefined || fallbackSent || call.timedOut) return;
+    settleOnClose(res, call, () => {
+      if (captured === undefined || fallbackSent || call.timedOut) return;
       engine.remember(
         info,
         ctx,
@@ -107,7 +124,7 @@ export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next:
     });
 
     let outcome: Downstream;
-    if (engine === undefined || breaker.options.timeoutMs === undefined) {
+    if (breaker.options.timeoutMs === undefined) {
       call.armTimeout();
       try {
         await next();
@@ -156,6 +173,6 @@ export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next:
       settleThrown(call, breaker, outcome.error);
       throw outcome.error;
     }
-    if (engine?.wantsResponse(info) === true && ctx.respond !== false) captured = sentBody(ctx);
+    if (engine.wantsResponse(info) && ctx.respond !== false) captured = sentBody(ctx);
   };
 }

@@ -289,6 +289,38 @@ describe.each(majors)('Koa $major', ({ Koa }) => {
     expect(registry.get('orders')?.state).toBe(CircuitState.CLOSED);
   });
 
+  it('gives the probe permit back when a fallback declared in the registry is invalid, throwing the error', async () => {
+    const registry = new Registry();
+    const clock = new ManualClock();
+    const app = createApp(Koa);
+    const { route, handler } = statusRoute();
+    route.status = 500;
+    mount(
+      app,
+      '/x',
+      circuitBreaker({
+        name: 'orders',
+        registry,
+        clock,
+        failureThreshold: 1,
+        recoveryTimeoutMs: 1_000,
+        halfOpenMaxRequests: 1,
+      }),
+      handler,
+    );
+    const { url } = await listen(app.callback());
+    expect((await request(`${url}/x`)).status).toBe(500);
+    registry.declare('orders', { fallback: { strategy: 'nope' } });
+    clock.advance(1_001);
+
+    const first = await request(`${url}/x`);
+    const second = await request(`${url}/x`);
+
+    expect([first.status, second.status]).toEqual([500, 500]);
+    expect(route.entered).toBe(1);
+    expect(registry.get('orders')?.stats()).toMatchObject({ state: CircuitState.HALF_OPEN, halfOpenInFlight: 0 });
+  });
+
   it('serves the health document, degraded while a circuit is open', async () => {
     const registry = new Registry();
     const app = createApp(Koa);

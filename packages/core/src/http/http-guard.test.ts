@@ -405,6 +405,28 @@ describe('HttpGuard: declarations in the registry', () => {
   });
 });
 
+describe('HttpGuard.mayFallBack', () => {
+  it("is true with the adapter's own fallback", () => {
+    const fallback = { strategy: 'default', response: { body: 'own' } } as const;
+    expect(new HttpGuard<Req>({ name: 'x', registry: new Registry(), fallback }).mayFallBack()).toBe(true);
+  });
+
+  it('is true once the registry declares a fallback for any name, and false before', () => {
+    const registry = new Registry();
+    registry.declare('other', { failureStatusCodes: [429] });
+    const guard = new HttpGuard<Req>({ name: 'x', registry });
+    expect(guard.mayFallBack()).toBe(false);
+    registry.declare('elsewhere', { fallback: { strategy: 'default', response: { body: 'declared' } } });
+    expect(guard.mayFallBack()).toBe(true);
+  });
+
+  it('is false when fallback is false, whatever the registry declares', () => {
+    const registry = new Registry();
+    registry.declare('x', { fallback: { strategy: 'default', response: { body: 'declared' } } });
+    expect(new HttpGuard<Req>({ name: 'x', registry, fallback: false }).mayFallBack()).toBe(false);
+  });
+});
+
 describe('HttpGuard: logging', () => {
   it('warns when a breaker opens and informs when it half-opens and closes, once per breaker', () => {
     const lines: Line[] = [];
