@@ -1,6 +1,5 @@
 import {
   type CircuitBreaker,
-  type CircuitOpenError,
   CircuitTimeoutError,
   type FallbackEngine,
   type HttpCall,
@@ -90,39 +89,27 @@ export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next:
     }
   }
 
-  async function refuse(ctx: Context, error: CircuitOpenError, breaker: CircuitBreaker): Promise<void> {
-    setResponse(ctx, await guard.refusal(requestInfo(ctx), ctx, error, breaker));
-  }
-
-  // Not `async`: without a fallback, the admitted path hands Koa the downstream promise itself
-  // (with a rejection handler beside it), which spares every request an async frame and an await.
-  return function breakwater(ctx: Context, next: Next): Promise<void> {
-    let admission: ReturnType<typeof guard.admit>;
-    let engine: FallbackEngine<Context> | undefined;
-    try {
-      admission = guard.admit(ctx);
-      if (admission.call === undefined) return refuse(ctx, admission.error, admission.breaker);
-      engine = engineOf(admission.call);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  return async function breakwater(ctx: Context, next: Next): Promise<void> {
+    const admission = guard.admit(ctx);
     const call = admission.call;
-    if (engine !== undefined) return withFallback(ctx, next, call, engine);
-    settleOnClose(ctx.res, call);
-    call.armTimeout();
-    const downstream = next();
-    downstream.then(undefined, (error: unknown) => settleThrown(call, call.breaker, error));
-    return downstream;
-  };
-
-  async function withFallback(
-    ctx: Context,
-    next: Next,
-    call: HttpCall,
-    engine: FallbackEngine<Context>,
-  ): Promise<void> {
+    if (call === undefined) {
+      setResponse(ctx, await guard.refusal(requestInfo(ctx), ctx, admission.error, admission.breaker));
+      return;
+    }
     const breaker = call.breaker;
     const res = ctx.res;
+    const engine = engineOf(call);
+    if (engine === undefined) {
+      settleOnClose(res, call);
+      call.armTimeout();
+      try {
+        await next();
+      } catch (error) {
+        settleThrown(call, breaker, error);
+        throw error;
+      }
+      return;
+    }
     const info = requestInfo(ctx);
     let captured: string | Uint8Array | undefined;
     let fallbackSent = false;
@@ -187,5 +174,5 @@ export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next:
       throw outcome.error;
     }
     if (engine.wantsResponse(info) && ctx.respond !== false) captured = sentBody(ctx);
-  }
+  };
 }
