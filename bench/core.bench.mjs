@@ -382,7 +382,9 @@ function report(speed, memory) {
     [
       'rejections without a stack trace, millions per second',
       speed['bw.reject.tryAcquire'] <= 1000 && speed['bw.reject.execute'] <= 1000,
-      `\`tryAcquire()\` ${fmtRate(speed['bw.reject.tryAcquire'])}, \`execute()\` ${fmtRate(speed['bw.reject.execute'])}`,
+      `\`tryAcquire()\` ${fmtRate(speed['bw.reject.tryAcquire'])}, \`execute()\` ${fmtRate(speed['bw.reject.execute'])} ` +
+        `(${(speed['bw.reject.execute'] / speed['bare.reject']).toFixed(2)}× Node's own \`await Promise.reject(e)\`, ` +
+        `${fmtRate(speed['bare.reject'])}, the floor for any awaited rejection)`,
     ],
     ['≤ 1 KB per idle breaker', memory.bw.bytes <= 1024, fmtBytes(memory.bw.bytes)],
     [
