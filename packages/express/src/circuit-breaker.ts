@@ -7,13 +7,13 @@ import {
   type HttpOptions,
   type RequestInfo,
   readBody,
+  settleOnClose,
   silence,
   writeResponse,
 } from '@breakwater/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { captureBody } from './body-capture.js';
 import { lruStore } from './lru-store.js';
-import { settleOnClose } from './settle-on-close.js';
 
 /**
  * Options of the Express middleware: every breaker option (`failureThreshold`, `timeoutMs`,

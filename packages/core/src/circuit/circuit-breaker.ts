@@ -112,8 +112,7 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   private totals = { calls: 0, successes: 0, failures: 0, timeouts: 0, slow: 0, rejected: 0, ignored: 0 };
   private fallbacks: Record<string, { served: number; failed: number }> | undefined;
   private sync: BreakerSync | undefined;
-  /** The calls running under `timeoutMs`; made by the first such call. */
-  private deadlines: Deadlines | undefined;
+  private deadlineList: Deadlines | undefined;
   /** Made on the first untimed `execute` of each generation; see `UntimedHandlers`. */
   private untimedHandlers: UntimedHandlers | undefined;
   /** Reused for every rule check, so recording a call allocates nothing. */
@@ -130,6 +129,12 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
 
   get name(): string {
     return this.options.name;
+  }
+
+  /** The calls of `execute` running under `timeoutMs`: one timer serves them all. Made by the first such call. */
+  private get deadlines(): Deadlines {
+    this.deadlineList ??= new Deadlines();
+    return this.deadlineList;
   }
 
   /** @internal Groups this breaker belongs to; set by the registry. */
@@ -643,21 +648,16 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
         controller?.abort(error);
         reject(error);
       });
-      this.deadlines ??= new Deadlines();
       const deadlines = this.deadlines;
       deadlines.add(call);
       pending.then(
         (value) => {
-          if (call.done) return;
-          call.done = true;
-          deadlines.remove(call);
+          if (!deadlines.end(call)) return;
           permit.success();
           resolve(value);
         },
         (error: unknown) => {
-          if (call.done) return;
-          call.done = true;
-          deadlines.remove(call);
+          if (!deadlines.end(call)) return;
           permit.failure(error);
           reject(error);
         },

@@ -57,6 +57,14 @@ export class Deadlines {
     }
   }
 
+  /** Ends a call that finished: false when it had already timed out (or ended), else unlinks it. */
+  end(call: TimedCall): boolean {
+    if (call.done) return false;
+    call.done = true;
+    this.remove(call);
+    return true;
+  }
+
   /** Unlinks a call that finished before its deadline. */
   remove(call: TimedCall): void {
     const { previous, next } = call;
