@@ -15,6 +15,9 @@
 //
 // Options: --rounds=N --duration=S (per measured run) --warmup=S --connections=N
 //          --only=express,koa,fastify (not written to results/http.md) --control --pin=split|same|none
+//          --extra=fastify-hook,koa-passthrough,… adds diagnostic scenarios of server.mjs to their
+//          framework's group (not written to results/http.md either): `<framework>-passthrough` (Express,
+//          Koa) and `fastify-hook` are a middleware or hook that does nothing, the floor for any breaker.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -29,6 +32,7 @@ const CONNECTIONS = Number(args.get('connections') ?? 32);
 const CONTROL = args.get('control') === 'true';
 const PIN = args.get('pin') ?? 'none';
 const only = args.get('only');
+const extra = args.get('extra')?.split(',') ?? [];
 
 const groups = {
   express: ['express-bare', 'express-breakwater', 'express-opossum'],
@@ -120,7 +124,10 @@ const spread = (ratios) =>
 
 const selected = Object.entries(groups)
   .filter(([name]) => !only || only.split(',').includes(name))
-  .map(([name, scenarios]) => [name, CONTROL ? [...scenarios, `${name}-control`] : scenarios]);
+  .map(([name, scenarios]) => [
+    name,
+    [...scenarios, ...extra.filter((scenario) => scenario.startsWith(`${name}-`)), ...(CONTROL ? [`${name}-control`] : [])],
+  ]);
 const count = selected.reduce((sum, [, scenarios]) => sum + scenarios.length, 0);
 console.error(
   `${ROUNDS} rounds × ${count} servers × (${WARMUP} s warm-up + ${DURATION} s): about ${Math.ceil((ROUNDS * count * (WARMUP + DURATION + 0.4)) / 60)} min`,
@@ -183,7 +190,7 @@ for (const [framework] of selected) {
 const table = [...rows, ...(versus.length > 0 ? ['', ...versus] : [])].join('\n');
 console.log(table);
 // Only a full run replaces the recorded results.
-if (only === undefined) {
+if (only === undefined && extra.length === 0) {
   mkdirSync(fileURLToPath(new URL('./results', import.meta.url)), { recursive: true });
   writeFileSync(new URL('./results/http.md', import.meta.url), `${table}\n`);
 }

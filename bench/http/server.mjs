@@ -50,6 +50,8 @@ async function express() {
   if (scenario === 'express-breakwater') {
     const { circuitBreaker } = await import('@breakwater/express');
     app.get('/hello', circuitBreaker({ name: 'hello' }), handler);
+  } else if (scenario === 'express-passthrough') {
+    app.get('/hello', (_req, _res, next) => next(), handler);
   } else if (scenario === 'express-opossum') {
     app.get('/hello', opossumMiddleware(), handler);
   } else {
@@ -69,6 +71,8 @@ async function koa() {
   if (scenario === 'koa-breakwater') {
     const { circuitBreaker } = await import('@breakwater/koa');
     app.use(circuitBreaker({ name: 'hello' }));
+  } else if (scenario === 'koa-passthrough') {
+    app.use((_ctx, next) => next());
   }
   app.use(handler);
   const server = app.listen(0, '127.0.0.1', () => ready(server));
@@ -80,6 +84,9 @@ async function fastify() {
   if (scenario === 'fastify-breakwater') {
     const { breakwater } = await import('@breakwater/fastify');
     await app.register(breakwater, {});
+    app.get('/hello', async () => payload);
+  } else if (scenario === 'fastify-hook') {
+    app.addHook('onRequest', (_request, _reply, next) => next());
     app.get('/hello', async () => payload);
   } else if (scenario === 'fastify-circuit-breaker') {
     await app.register(require('@fastify/circuit-breaker'));
