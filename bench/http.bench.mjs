@@ -126,7 +126,11 @@ const selected = Object.entries(groups)
   .filter(([name]) => !only || only.split(',').includes(name))
   .map(([name, scenarios]) => [
     name,
-    [...scenarios, ...extra.filter((scenario) => scenario.startsWith(`${name}-`)), ...(CONTROL ? [`${name}-control`] : [])],
+    [
+      ...scenarios,
+      ...extra.filter((scenario) => scenario.startsWith(`${name}-`)),
+      ...(CONTROL ? [`${name}-control`] : []),
+    ],
   ]);
 const count = selected.reduce((sum, [, scenarios]) => sum + scenarios.length, 0);
 console.error(
