@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type CachedResponse, type CacheStore, HttpGuard, type RequestInfo } from '@breakwater/core';
+import { type CachedResponse, type CacheStore, HttpGuard, Refusal, type RequestInfo } from '@breakwater/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRegistry, parseConfig } from '../src/index.js';
 
@@ -53,8 +53,8 @@ const info = (url: string): RequestInfo => ({ method: 'GET', url, headers: {} })
 async function request(guard: HttpGuard<RequestInfo>, url: string, status: number) {
   const req = info(url);
   const admission = guard.admit(req);
-  if (admission.error !== undefined) return guard.refusal(req, req, admission.error, admission.breaker);
-  admission.call.complete(status);
+  if (admission instanceof Refusal) return guard.refusal(req, req, admission.error, admission.breaker);
+  admission.complete(status);
   return { status, headers: {}, body: 'upstream' };
 }
 

@@ -5,6 +5,7 @@ import {
   type HttpCall,
   HttpGuard,
   type HttpOptions,
+  Refusal,
   type RequestInfo,
   readBody,
   settleOnClose,
@@ -94,20 +95,19 @@ export function circuitBreaker(options: ExpressBreakerOptions): RequestHandler {
       next(error);
       return;
     }
-    const call = admission.call;
-    if (call === undefined) {
+    if (admission instanceof Refusal) {
       guard
         .refusal(requestInfo(req), req, admission.error, admission.breaker)
         .then((wire) => writeResponse(res, wire))
         .catch(next);
       return;
     }
+    const call = admission;
     let engine: FallbackEngine<Request> | undefined;
     try {
-      engine = guard.engine(call.breaker.name);
+      engine = call.engine();
     } catch (error) {
-      // An invalid fallback declared in the registry: give the permit back and pass the error on.
-      call.abort();
+      // An invalid fallback declared in the registry (the permit is given back): pass the error on.
       next(error);
       return;
     }

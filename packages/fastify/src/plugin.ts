@@ -5,6 +5,7 @@ import {
   HttpGuard,
   type HttpOptions,
   type Logger,
+  Refusal,
   type RequestInfo,
   readBody,
 } from '@breakwater/core';
@@ -19,17 +20,23 @@ type Guard = HttpGuard<FastifyRequest>;
 /** What the plugin keeps about one admitted request between its hooks and the response's `close`. */
 interface Tracked {
   call: HttpCall;
+  /** Set by `onError`: the error a handler or hook threw. */
+  failed: boolean;
+  error: unknown;
+  /** Only when a fallback may answer or cache this request. */
+  fallback: FallbackState | undefined;
+}
+
+interface FallbackState {
+  engine: FallbackEngine<FastifyRequest>;
   guard: Guard;
-  engine: FallbackEngine<FastifyRequest> | undefined;
-  info: RequestInfo | undefined;
+  info: RequestInfo;
   /** True when the response is wanted by the cache fallback. */
   capture: boolean;
   body: string | Uint8Array | undefined;
   /** Set once a response started on its way (`onSend`): a timeout fallback is too late then. */
   responding: boolean;
   fallbackSent: boolean;
-  failed: boolean;
-  error: unknown;
 }
 
 /** What the plugin knows about one route, worked out on its first request. */
@@ -143,9 +150,15 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     return name;
   }
 
-  function onTimeout(request: FastifyRequest, reply: FastifyReply, state: Tracked, error: CircuitTimeoutError): void {
-    if (reply.sent || state.responding || state.info === undefined) return;
-    void state.guard.refusal(state.info, request, error, state.call.breaker).then((wire) => {
+  function onTimeout(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    call: HttpCall,
+    state: FallbackState,
+    error: CircuitTimeoutError,
+  ): void {
+    if (reply.sent || state.responding) return;
+    void state.guard.refusal(state.info, request, error, call.breaker).then((wire) => {
       if (reply.sent || state.responding || reply.raw.headersSent) return;
       state.fallbackSent = true;
       try {
@@ -163,47 +176,52 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
    * ones included, so no `onResponse` hook (and its cost on every request) is needed.
    */
   function closed(request: FastifyRequest, reply: FastifyReply, state: Tracked): void {
-    const { call, engine, info, body } = state;
+    const call = state.call;
     if (call.permit.settled) return;
-    if (!reply.raw.writableEnded) {
+    const raw = reply.raw;
+    if (!raw.writableEnded) {
       call.abort();
       return;
     }
-    const status = reply.statusCode;
-    if (state.failed && state.guard.isFailure(call.breaker, status)) call.fail(state.error);
+    const status = raw.statusCode;
+    if (state.failed && call.isFailure(status)) call.fail(state.error);
     else call.complete(status);
-    if (engine !== undefined && info !== undefined && body !== undefined && !call.timedOut && !state.fallbackSent) {
+    const fallback = state.fallback;
+    if (fallback !== undefined && fallback.body !== undefined && !call.timedOut && !fallback.fallbackSent) {
       const clock = call.breaker.options.clock;
-      engine.remember(info, request, { status, headers: reply.getHeaders(), body }, clock.now());
+      fallback.engine.remember(
+        fallback.info,
+        request,
+        { status, headers: reply.getHeaders(), body: fallback.body },
+        clock.now(),
+      );
     }
   }
 
+  /** Keeps the admitted request's state and settles it when the response closes; throws (permit given back) on an invalid declared fallback. */
   function track(request: FastifyRequest, reply: FastifyReply, routeGuard: Guard, call: HttpCall): void {
-    let engine: FallbackEngine<FastifyRequest> | undefined;
-    try {
-      engine = routeGuard.engine(call.breaker.name);
-    } catch (error) {
-      // An invalid fallback declared in the registry: give the permit back and pass the error on.
-      call.abort();
-      throw error;
+    const engine = call.engine<FastifyRequest>();
+    let fallback: FallbackState | undefined;
+    if (engine !== undefined) {
+      const info = requestInfo(request);
+      fallback = {
+        engine,
+        guard: routeGuard,
+        info,
+        capture: engine.wantsResponse(info),
+        body: undefined,
+        responding: false,
+        fallbackSent: false,
+      };
     }
-    const info = engine === undefined ? undefined : requestInfo(request);
-    const state: Tracked = {
-      call,
-      guard: routeGuard,
-      engine,
-      info,
-      capture: info !== undefined && engine?.wantsResponse(info) === true,
-      body: undefined,
-      responding: false,
-      fallbackSent: false,
-      failed: false,
-      error: undefined,
-    };
+    const state: Tracked = { call, failed: false, error: undefined, fallback };
     (request as unknown as Record<symbol, Tracked>)[kTracked] = state;
     reply.raw.on('close', () => closed(request, reply, state));
-    if (engine === undefined) call.armTimeout();
-    else call.armTimeout((error) => onTimeout(request, reply, state, error));
+    if (fallback === undefined) call.armTimeout();
+    else {
+      const known = fallback;
+      call.armTimeout((error) => onTimeout(request, reply, call, known, error));
+    }
   }
 
   /**
@@ -213,8 +231,8 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
    * to each route that may fall back when the route is declared.
    */
   const onSend: OnSendHook = (request, reply, payload, next) => {
-    const state = tracked(request);
-    if (state !== null && state !== undefined) {
+    const state = tracked(request)?.fallback;
+    if (state !== undefined) {
       state.responding = true;
       if (
         state.capture &&
@@ -268,8 +286,8 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
         return;
       }
       admission = routeGuard.admit(request, defaultName(route, request.method));
-      if (admission.error === undefined) {
-        track(request, reply, routeGuard, admission.call);
+      if (!(admission instanceof Refusal)) {
+        track(request, reply, routeGuard, admission);
         next();
         return;
       }

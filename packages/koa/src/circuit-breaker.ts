@@ -1,10 +1,10 @@
 import {
-  type CircuitBreaker,
   CircuitTimeoutError,
   type FallbackEngine,
   type HttpCall,
   HttpGuard,
   type HttpOptions,
+  Refusal,
   type RequestInfo,
   readBody,
   settleOnClose,
@@ -73,43 +73,21 @@ export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next:
     throw new TypeError('Invalid options: give a "name" or a "key" function, so that requests have a breaker');
   }
 
-  function settleThrown(call: HttpCall, breaker: CircuitBreaker, error: unknown): void {
+  function settleThrown(call: HttpCall, error: unknown): void {
     const status = statusOf(error);
-    if (status !== undefined && !guard.isFailure(breaker, status)) call.complete(status);
+    if (status !== undefined && !call.isFailure(status)) call.complete(status);
     else call.fail(error);
   }
 
-  /** The call's fallback engine; an invalid one declared in the registry gives the permit back and throws. */
-  function engineOf(call: HttpCall): FallbackEngine<Context> | undefined {
-    try {
-      return guard.engine(call.breaker.name);
-    } catch (error) {
-      call.abort();
-      throw error;
-    }
-  }
-
-  return async function breakwater(ctx: Context, next: Next): Promise<void> {
-    const admission = guard.admit(ctx);
-    const call = admission.call;
-    if (call === undefined) {
-      setResponse(ctx, await guard.refusal(requestInfo(ctx), ctx, admission.error, admission.breaker));
-      return;
-    }
+  /** Runs the rest of the chain for an admitted request that a fallback may answer or cache. */
+  async function withFallback(
+    ctx: Context,
+    next: Next,
+    call: HttpCall,
+    engine: FallbackEngine<Context>,
+  ): Promise<void> {
     const breaker = call.breaker;
     const res = ctx.res;
-    const engine = engineOf(call);
-    if (engine === undefined) {
-      settleOnClose(res, call);
-      call.armTimeout();
-      try {
-        await next();
-      } catch (error) {
-        settleThrown(call, breaker, error);
-        throw error;
-      }
-      return;
-    }
     const info = requestInfo(ctx);
     let captured: string | Uint8Array | undefined;
     let fallbackSent = false;
@@ -170,9 +148,27 @@ export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next:
     }
 
     if (outcome.thrown) {
-      settleThrown(call, breaker, outcome.error);
+      settleThrown(call, outcome.error);
       throw outcome.error;
     }
     if (engine.wantsResponse(info) && ctx.respond !== false) captured = sentBody(ctx);
+  }
+
+  return async function breakwater(ctx: Context, next: Next): Promise<void> {
+    const admission = guard.admit(ctx);
+    if (admission instanceof Refusal) {
+      setResponse(ctx, await guard.refusal(requestInfo(ctx), ctx, admission.error, admission.breaker));
+      return;
+    }
+    const engine = admission.engine<Context>();
+    if (engine !== undefined) return withFallback(ctx, next, admission, engine);
+    settleOnClose(ctx.res, admission);
+    admission.armTimeout();
+    try {
+      await next();
+    } catch (error) {
+      settleThrown(admission, error);
+      throw error;
+    }
   };
 }

@@ -4,7 +4,7 @@ import { CircuitOpenError } from '../errors/circuit-open-error.js';
 import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
 import type { CachedResponse, CacheStore, RequestInfo } from '../fallback/types.js';
 import { Registry } from '../registry/registry.js';
-import { type HttpCall, HttpGuard } from './http-guard.js';
+import { type Admission, type HttpCall, HttpGuard, Refusal } from './http-guard.js';
 
 interface Req {
   tenant: string;
@@ -14,10 +14,15 @@ const req: Req = { tenant: 't1' };
 const info: RequestInfo = { method: 'GET', url: '/items?page=2', headers: {} };
 const clock = { t: 0, now: () => clock.t };
 
+function refusal(admission: Admission): Refusal {
+  if (!(admission instanceof Refusal)) throw new Error('expected a refusal, got a permit');
+  return admission;
+}
+
 function admitted(guard: HttpGuard<Req>, request: Req = req): HttpCall {
   const admission = guard.admit(request);
-  if (admission.call === undefined) throw new Error(`expected a permit, got ${admission.error.message}`);
-  return admission.call;
+  if (admission instanceof Refusal) throw new Error(`expected a permit, got ${admission.error.message}`);
+  return admission;
 }
 
 function open(guard: HttpGuard<Req>, request: Req = req): void {
@@ -129,10 +134,10 @@ describe('HttpGuard: admitting and refusing', () => {
     admitted(guard).complete(503);
     admitted(guard).complete(502);
     const refused = guard.admit(req);
-    expect(refused.call).toBeUndefined();
+    if (!(refused instanceof Refusal)) throw new Error('expected a refusal');
     expect(refused.error).toBeInstanceOf(CircuitOpenError);
     expect(refused.error).toMatchObject({ breaker: 'svc', state: 'OPEN', retryAfterMs: 7_000 });
-    expect(refused.call === undefined && refused.breaker).toBe(registry.get('svc'));
+    expect(refused.breaker).toBe(registry.get('svc'));
     expect(registry.get('svc')?.stats().rejected).toBe(1);
   });
 
@@ -150,8 +155,8 @@ describe('HttpGuard: admitting and refusing', () => {
     admitted(guard).complete(500);
     const first = guard.admit(req);
     const second = guard.admit({ tenant: 't2' });
-    expect(first.error).toBeInstanceOf(CircuitOpenError);
-    expect(second.error).toBeInstanceOf(CircuitOpenError);
+    expect(refusal(first).error).toBeInstanceOf(CircuitOpenError);
+    expect(refusal(second).error).toBeInstanceOf(CircuitOpenError);
     expect(seen.map(([r, e]) => [r.tenant, e.breaker])).toEqual([
       ['t1', 'hooked'],
       ['t2', 'hooked'],
@@ -288,7 +293,7 @@ describe('HttpGuard: maxBreakers', () => {
     guard.breakerFor({ tenant: 'b' });
     guard.breakerFor({ tenant: 'c' });
     expect(registry.names().sort()).toEqual(['a', 'c']);
-    expect(guard.admit({ tenant: 'a' }).error).toBeInstanceOf(CircuitOpenError);
+    expect(refusal(guard.admit({ tenant: 'a' })).error).toBeInstanceOf(CircuitOpenError);
   });
 
   it('keeps counting for a new key when every other breaker is OPEN', () => {
@@ -299,7 +304,7 @@ describe('HttpGuard: maxBreakers', () => {
     admitted(guard, { tenant: 'c' }).complete(500);
     admitted(guard, { tenant: 'c' }).complete(500);
     expect(registry.get('c')?.state).toBe('OPEN');
-    expect(guard.admit({ tenant: 'c' }).error).toBeInstanceOf(CircuitOpenError);
+    expect(refusal(guard.admit({ tenant: 'c' })).error).toBeInstanceOf(CircuitOpenError);
   });
 
   it('comes back under maxBreakers once breakers close again', () => {
@@ -356,8 +361,7 @@ describe('HttpGuard: declarations in the registry', () => {
     registry.declare('fb', { fallback: { strategy: 'default', response: { status: 200, body: 'from config' } } });
     const guard = new HttpGuard<Req>({ name: 'fb', registry, failureThreshold: 1 });
     open(guard);
-    const refused = guard.admit(req);
-    if (refused.error === undefined) throw new Error('expected a refusal');
+    const refused = refusal(guard.admit(req));
     const wire = await guard.refusal(info, req, refused.error, refused.breaker);
     expect(wire).toMatchObject({ status: 200, body: 'from config' });
     expect(wire.headers['x-circuit-fallback']).toBe('default');
@@ -391,6 +395,52 @@ describe('HttpGuard: declarations in the registry', () => {
       'error',
       expect.stringMatching(/^declared fallback is invalid .*"breaker":"broken".*fallback\.store/),
     ]);
+  });
+
+  it('picks up a declaration made after its first requests, for statuses and fallbacks alike', () => {
+    const registry = new Registry();
+    const guard = new HttpGuard<Req>({ name: 'late', registry });
+    const before = admitted(guard);
+    expect(before.engine()).toBeUndefined();
+    before.complete(429);
+    expect(guard.breakerFor(req).stats()).toMatchObject({ failures: 0, successes: 1 });
+    registry.declare('late', {
+      failureStatusCodes: [429],
+      fallback: { strategy: 'default', response: { body: 'declared late' } },
+    });
+    const after = admitted(guard);
+    expect(after.engine()).toBe(guard.engine('late'));
+    after.complete(429);
+    expect(guard.breakerFor(req).stats()).toMatchObject({ failures: 1, successes: 1 });
+  });
+
+  it('serves the breaker the registry holds now, after one was deleted and made anew', () => {
+    const registry = new Registry();
+    const guard = new HttpGuard<Req>({ name: 'swapped', registry });
+    const first = admitted(guard);
+    first.complete(200);
+    registry.delete('swapped');
+    const second = registry.getOrCreate('swapped');
+    expect(second).not.toBe(first.breaker);
+    const call = admitted(guard);
+    expect(call.breaker).toBe(second);
+    call.complete(500);
+    expect(second.stats()).toMatchObject({ failures: 1, successes: 0 });
+    // Deleted and not made again by anyone: the guard makes it on its next request.
+    registry.delete('swapped');
+    const third = admitted(guard).breaker;
+    expect(third).not.toBe(second);
+    expect(registry.get('swapped')).toBe(third);
+  });
+
+  it('gives the permit back and throws when the declared fallback is invalid', () => {
+    const registry = new Registry();
+    registry.declare('broken', { fallback: { strategy: 'cache' } });
+    const guard = new HttpGuard<Req>({ name: 'broken', registry });
+    const call = admitted(guard);
+    expect(() => call.engine()).toThrow(TypeError);
+    expect(call.permit.settled).toBe(true);
+    expect(guard.breakerFor(req).stats()).toMatchObject({ failures: 0, successes: 0 });
   });
 
   it('sends the 503 instead of a declared fallback when fallback is false', async () => {

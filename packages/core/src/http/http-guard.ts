@@ -43,10 +43,44 @@ export const HTTP_OPTION_KEYS: ReadonlySet<string> = new Set([
   'maxBreakers',
 ]);
 
-/** The outcome of `admit`: go ahead with `call`, or answer the refusal. */
-export type Admission =
-  | { call: HttpCall; error?: undefined }
-  | { call?: undefined; error: CircuitOpenError; breaker: CircuitBreaker };
+/** A request the breaker refused: answer it with `HttpGuard.refusal`. */
+export class Refusal {
+  readonly error: CircuitOpenError;
+  readonly breaker: CircuitBreaker;
+
+  /** @internal */
+  constructor(error: CircuitOpenError, breaker: CircuitBreaker) {
+    this.error = error;
+    this.breaker = breaker;
+  }
+}
+
+/** The outcome of `admit`: an admitted `HttpCall` to settle, or a `Refusal` to answer. */
+export type Admission = HttpCall | Refusal;
+
+/** Whether a finished status counts as a failure. */
+type StatusClassifier = (status: number) => boolean;
+
+const serverError: StatusClassifier = (status) => status >= 500;
+
+/**
+ * What a guard looked up for one breaker name: the breaker, how its statuses are classified and
+ * (once asked) its fallback engine. Valid while the registry's `version` is the one it was made at,
+ * so that a request costs one lookup instead of several.
+ */
+class Binding<Req> {
+  readonly breaker: CircuitBreaker;
+  readonly version: number;
+  readonly isFailure: StatusClassifier;
+  engineResolved = false;
+  engine: FallbackEngine<Req> | undefined;
+
+  constructor(breaker: CircuitBreaker, version: number, isFailure: StatusClassifier) {
+    this.breaker = breaker;
+    this.version = version;
+    this.isFailure = isFailure;
+  }
+}
 
 /**
  * Everything HTTP adapters share: picks the breaker for a request, admits or refuses it,
@@ -72,6 +106,8 @@ export class HttpGuard<Req> {
   /** Breakers created through `key()`, least recently used first. */
   private readonly keyed = new Map<string, CircuitBreaker>();
   private readonly seen = new WeakSet<CircuitBreaker>();
+  /** What was looked up per breaker name (see `Binding`). */
+  private readonly bindings = new Map<string, Binding<Req>>();
 
   constructor(
     options: HttpOptions<Req>,
@@ -116,17 +152,15 @@ export class HttpGuard<Req> {
 
   /** The breaker that serves `req`: by `key(req)`, else the `name` option, else `defaultName`. */
   breakerFor(req: Req, defaultName?: string): CircuitBreaker {
-    if (this.key !== undefined) return this.keyedBreaker(this.key(req));
-    const name = this.name ?? defaultName;
-    if (name === undefined) throw new TypeError('Invalid options: give a "name" or a "key" function');
-    return this.breaker(name);
+    return this.bindingFor(req, defaultName).breaker;
   }
 
-  /** Asks the breaker for a permit for this request. */
+  /** Asks the breaker for a permit for this request: an `HttpCall` to settle, or a `Refusal` to answer. */
   admit(req: Req, defaultName?: string): Admission {
-    const breaker = this.breakerFor(req, defaultName);
+    const binding = this.bindingFor(req, defaultName);
+    const breaker = binding.breaker;
     const permit = breaker.tryAcquire();
-    if (permit !== undefined) return { call: new HttpCall(this, breaker, permit) };
+    if (permit !== undefined) return new HttpCall(this as HttpGuard<never>, binding as Binding<never>, permit);
     const error = breaker.rejectionError();
     if (this.onOpen !== undefined) {
       try {
@@ -135,20 +169,12 @@ export class HttpGuard<Req> {
         // A hook that throws must not turn a refusal into a crash.
       }
     }
-    return { error, breaker };
+    return new Refusal(error, breaker);
   }
 
   /** Whether `status` is a failure for `breaker`: the adapter's `failureStatusCodes`, else the registry's declaration, else ≥ 500. */
   isFailure(breaker: CircuitBreaker, status: number): boolean {
-    if (this.isFailureStatus !== undefined) return this.isFailureStatus(status);
-    const codes = this.registry.declaration(breaker.name)?.failureStatusCodes;
-    if (codes === undefined) return status >= 500;
-    let classify = this.declaredStatus.get(breaker.name);
-    if (classify === undefined) {
-      classify = statusClassifier(codes);
-      this.declaredStatus.set(breaker.name, classify);
-    }
-    return classify(status);
+    return this.classifier(breaker.name)(status);
   }
 
   /** The fallback engine for a breaker: the adapter's `fallback` option, else the registry's declaration for the name. */
@@ -208,6 +234,35 @@ export class HttpGuard<Req> {
     return context;
   }
 
+  private bindingFor(req: Req, defaultName: string | undefined): Binding<Req> {
+    let name: string;
+    if (this.key !== undefined) {
+      name = this.keyedBreaker(this.key(req)).name;
+    } else {
+      const fixed = this.name ?? defaultName;
+      if (fixed === undefined) throw new TypeError('Invalid options: give a "name" or a "key" function');
+      name = fixed;
+    }
+    const binding = this.bindings.get(name);
+    if (binding !== undefined && binding.version === this.registry.version) return binding;
+    const breaker = this.breaker(name);
+    const fresh = new Binding<Req>(breaker, this.registry.version, this.classifier(name));
+    this.bindings.set(name, fresh);
+    return fresh;
+  }
+
+  private classifier(name: string): StatusClassifier {
+    if (this.isFailureStatus !== undefined) return this.isFailureStatus;
+    const codes = this.registry.declaration(name)?.failureStatusCodes;
+    if (codes === undefined) return serverError;
+    let classify = this.declaredStatus.get(name);
+    if (classify === undefined) {
+      classify = statusClassifier(codes);
+      this.declaredStatus.set(name, classify);
+    }
+    return classify;
+  }
+
   private breaker(name: string): CircuitBreaker {
     const breaker = this.registry.getOrCreate(name, this.breakerOptions);
     if (this.logger !== undefined && !this.seen.has(breaker)) {
@@ -244,6 +299,7 @@ export class HttpGuard<Req> {
     for (const [name, breaker] of this.keyed) {
       if (breaker === keep || breaker.state !== CircuitState.CLOSED) continue;
       this.keyed.delete(name);
+      this.bindings.delete(name);
       if (this.registry.get(name) === breaker && this.registry.declaration(name) === undefined)
         this.registry.delete(name);
       return true;
@@ -260,15 +316,40 @@ export class HttpCall {
   readonly breaker: CircuitBreaker;
   readonly permit: Permit;
   private readonly guard: HttpGuard<never>;
+  private readonly binding: Binding<never>;
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** True once `timeoutMs` passed before the response finished. */
   timedOut = false;
 
   /** @internal */
-  constructor(guard: HttpGuard<never>, breaker: CircuitBreaker, permit: Permit) {
+  constructor(guard: HttpGuard<never>, binding: Binding<never>, permit: Permit) {
     this.guard = guard;
-    this.breaker = breaker;
+    this.binding = binding;
+    this.breaker = binding.breaker;
     this.permit = permit;
+  }
+
+  /** Whether `status` counts as a failure for this call's breaker. */
+  isFailure(status: number): boolean {
+    return this.binding.isFailure(status);
+  }
+
+  /**
+   * The fallback engine that may answer for this call, if any. An invalid fallback declared in
+   * the registry gives the permit back (`abort`) and throws, for the adapter to pass on.
+   */
+  engine<Req>(): FallbackEngine<Req> | undefined {
+    const binding = this.binding as Binding<Req>;
+    if (!binding.engineResolved) {
+      try {
+        binding.engine = (this.guard as HttpGuard<Req>).engine(this.breaker.name);
+      } catch (error) {
+        this.abort();
+        throw error;
+      }
+      binding.engineResolved = true;
+    }
+    return binding.engine;
   }
 
   /**
@@ -291,7 +372,7 @@ export class HttpCall {
   /** The response finished with `status`. */
   complete(status: number): void {
     this.disarm();
-    if (this.guard.isFailure(this.breaker, status)) this.permit.failure(new HttpStatusError(status));
+    if (this.binding.isFailure(status)) this.permit.failure(new HttpStatusError(status));
     else this.permit.success();
   }
 

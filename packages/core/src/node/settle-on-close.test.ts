@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { HttpGuard } from '../http/http-guard.js';
+import { HttpGuard, Refusal } from '../http/http-guard.js';
 import { Registry } from '../registry/registry.js';
 import { settleOnClose } from './settle-on-close.js';
 
@@ -21,8 +21,8 @@ async function serve(
   const registry = new Registry();
   const guard = new HttpGuard<IncomingMessage>({ name: 'orders', registry });
   server = createServer((req, res) => {
-    const { call } = guard.admit(req);
-    if (call === undefined) throw new Error('expected a permit');
+    const call = guard.admit(req);
+    if (call instanceof Refusal) throw new Error('expected a permit');
     settleOnClose(res, call, finished);
     handler(req, res);
   });

@@ -56,6 +56,7 @@ export class Registry {
   private readonly breakers = new Map<string, CircuitBreaker>();
   private readonly declarations = new Map<string, Declaration>();
   private readonly groups = new Map<string, BreakerGroup>();
+  private changes = 0;
 
   constructor(options: RegistryOptions = {}) {
     if (typeof options !== 'object' || options === null) {
@@ -89,6 +90,7 @@ export class Registry {
       throw new TypeError(`Invalid breaker: the name "${breaker.name}" is already registered`);
     }
     this.breakers.set(breaker.name, breaker);
+    this.changes++;
     for (const group of this.groups.values()) if (group.memberNames.has(breaker.name)) group.attach(breaker);
     if (this.store !== undefined) breaker.attachSync(this.store.bind(breaker));
     return breaker;
@@ -96,6 +98,14 @@ export class Registry {
 
   get(name: string): CircuitBreaker | undefined {
     return this.breakers.get(name);
+  }
+
+  /**
+   * @internal Counts changes to which breakers and declarations the registry holds (`add`,
+   * `delete`, `declare`): adapters cache what they looked up per name while it stays the same.
+   */
+  get version(): number {
+    return this.changes;
   }
 
   has(name: string): boolean {
@@ -107,6 +117,7 @@ export class Registry {
     const breaker = this.breakers.get(name);
     if (breaker === undefined) return false;
     this.breakers.delete(name);
+    this.changes++;
     for (const group of this.groups.values()) group.detach(breaker);
     breaker.attachSync(undefined);
     return true;
@@ -137,6 +148,7 @@ export class Registry {
   declare(name: string, declaration: Declaration): void {
     if (declaration.options !== undefined) validateBreakerOptions(declaration.options);
     this.declarations.set(name, { ...this.declarations.get(name), ...declaration });
+    this.changes++;
   }
 
   declaration(name: string): Declaration | undefined {
