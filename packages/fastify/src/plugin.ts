@@ -177,7 +177,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
    */
   function closed(request: FastifyRequest, reply: FastifyReply, state: Tracked): void {
     const call = state.call;
-    if (call.permit.settled) return;
+    if (call.settled) return;
     const raw = reply.raw;
     if (!raw.writableEnded) {
       call.abort();

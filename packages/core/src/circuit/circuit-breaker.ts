@@ -77,7 +77,7 @@ interface BreakerGroup {
  * such a call allocates nothing of its own (see `execute`). They exist only while calls may
  * go untimed: a state change, a `success`/`failure` listener or a group drops them.
  */
-interface UntimedHandlers {
+export interface UntimedHandlers {
   readonly succeeded: () => void;
   readonly failed: (error: unknown) => void;
 }
@@ -168,6 +168,16 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
    */
   tryAcquire(): Permit | undefined {
     return this.acquire(this.options.clock.now());
+  }
+
+  /**
+   * @internal For adapters that settle calls themselves (HTTP): the outcome handlers of this
+   * generation when a call needs no permit (CLOSED, and nothing times it: see `untimed`), else
+   * undefined and the call takes a permit from `tryAcquire`. A handler called after the
+   * generation has passed is ignored, as a stale permit is.
+   */
+  countOnly(): UntimedHandlers | undefined {
+    return this.untimedHandlers ?? this.makeUntimedHandlers();
   }
 
   private acquire(now: number): Permit | undefined {

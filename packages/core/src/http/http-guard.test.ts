@@ -218,6 +218,46 @@ describe('HttpCall: outcomes', () => {
   });
 });
 
+describe('HttpCall: calls that are only counted (CLOSED, nothing times them)', () => {
+  it('reads no clock when admitted, and one reading when it ends', () => {
+    let reads = 0;
+    const counting = { now: () => ++reads };
+    const guard = new HttpGuard<Req>({ name: 'count-only', registry: new Registry(), clock: counting });
+    guard.breakerFor(req);
+    const before = reads;
+    const call = admitted(guard);
+    expect(reads).toBe(before);
+    call.complete(200);
+    expect(reads).toBe(before + 1);
+    expect(guard.breakerFor(req).stats()).toMatchObject({ successes: 1 });
+  });
+
+  it('is ignored when it ends after the circuit moved on, as a stale permit is', () => {
+    const guard = new HttpGuard<Req>({ name: 'stale', registry: new Registry(), failureThreshold: 1, clock });
+    const early = admitted(guard);
+    const other = admitted(guard);
+    other.complete(500);
+    const breaker = guard.breakerFor(req);
+    expect(breaker.state).toBe('OPEN');
+    breaker.reset();
+    early.complete(500);
+    early.complete(200);
+    expect(breaker.state).toBe('CLOSED');
+    expect(breaker.stats()).toMatchObject({ totalCalls: 0, failures: 0 });
+  });
+
+  it('takes a permit (and so a duration) once something times calls', () => {
+    const guard = new HttpGuard<Req>({ name: 'timed-by-listener', registry: new Registry(), clock });
+    const durations: number[] = [];
+    guard.breakerFor(req).on('success', (event) => durations.push(event.durationMs));
+    clock.t = 100;
+    const call = admitted(guard);
+    clock.t = 142;
+    call.complete(200);
+    expect(durations).toEqual([42]);
+  });
+});
+
 describe('HttpCall: timeouts', () => {
   it('counts a timeout at the deadline and calls onTimeout once with a CircuitTimeoutError', async () => {
     const guard = new HttpGuard<Req>({ name: 'slow', registry: new Registry(), timeoutMs: 30 });
@@ -439,7 +479,7 @@ describe('HttpGuard: declarations in the registry', () => {
     const guard = new HttpGuard<Req>({ name: 'broken', registry });
     const call = admitted(guard);
     expect(() => call.engine()).toThrow(TypeError);
-    expect(call.permit.settled).toBe(true);
+    expect(call.settled).toBe(true);
     expect(guard.breakerFor(req).stats()).toMatchObject({ failures: 0, successes: 0 });
   });
 

@@ -1,4 +1,4 @@
-import type { CircuitBreaker } from '../circuit/circuit-breaker.js';
+import type { CircuitBreaker, UntimedHandlers } from '../circuit/circuit-breaker.js';
 import type { Permit } from '../circuit/permit.js';
 import { CircuitState } from '../circuit/state.js';
 import type { CircuitOpenError } from '../errors/circuit-open-error.js';
@@ -159,8 +159,12 @@ export class HttpGuard<Req> {
   admit(req: Req, defaultName?: string): Admission {
     const binding = this.bindingFor(req, defaultName);
     const breaker = binding.breaker;
+    const counted = breaker.countOnly();
+    if (counted !== undefined)
+      return new HttpCall(this as HttpGuard<never>, binding as Binding<never>, undefined, counted);
     const permit = breaker.tryAcquire();
-    if (permit !== undefined) return new HttpCall(this as HttpGuard<never>, binding as Binding<never>, permit);
+    if (permit !== undefined)
+      return new HttpCall(this as HttpGuard<never>, binding as Binding<never>, permit, undefined);
     const error = breaker.rejectionError();
     if (this.onOpen !== undefined) {
       try {
@@ -311,22 +315,36 @@ export class HttpGuard<Req> {
 /**
  * One admitted request. Settle it through exactly one of `complete`, `fail` or `abort`
  * (later calls are no-ops); `armTimeout` counts a timeout at the deadline.
+ *
+ * In a CLOSED circuit that nothing times (no `timeoutMs`, no slow-call rule, no `success` or
+ * `failure` listener) the call holds no permit: like an untimed `execute`, it is only counted
+ * when it ends, and neither reads the clock nor allocates a permit when it starts.
  */
 export class HttpCall {
   readonly breaker: CircuitBreaker;
-  readonly permit: Permit;
   private readonly guard: HttpGuard<never>;
   private readonly binding: Binding<never>;
+  /** The breaker's permit, or undefined for a call that is only counted (see the class). */
+  private readonly permit: Permit | undefined;
+  private readonly counted: UntimedHandlers | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** True once the call was settled (or timed out). */
+  settled = false;
   /** True once `timeoutMs` passed before the response finished. */
   timedOut = false;
 
   /** @internal */
-  constructor(guard: HttpGuard<never>, binding: Binding<never>, permit: Permit) {
+  constructor(
+    guard: HttpGuard<never>,
+    binding: Binding<never>,
+    permit: Permit | undefined,
+    counted: UntimedHandlers | undefined,
+  ) {
     this.guard = guard;
     this.binding = binding;
     this.breaker = binding.breaker;
     this.permit = permit;
+    this.counted = counted;
   }
 
   /** Whether `status` counts as a failure for this call's breaker. */
@@ -358,12 +376,14 @@ export class HttpCall {
    */
   armTimeout(onTimeout?: (error: CircuitTimeoutError) => void): void {
     const timeoutMs = this.breaker.options.timeoutMs;
-    if (timeoutMs === undefined || this.permit.settled) return;
+    const permit = this.permit;
+    if (timeoutMs === undefined || permit === undefined || this.settled) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      if (this.permit.settled) return;
+      if (this.settled) return;
+      this.settled = true;
       this.timedOut = true;
-      this.permit.timeout();
+      permit.timeout();
       onTimeout?.(new CircuitTimeoutError(this.breaker.name, timeoutMs));
     }, timeoutMs);
     this.timer.unref?.();
@@ -371,19 +391,37 @@ export class HttpCall {
 
   /** The response finished with `status`. */
   complete(status: number): void {
+    if (this.binding.isFailure(status)) {
+      this.fail(new HttpStatusError(status));
+      return;
+    }
+    if (this.settled) return;
+    this.settled = true;
+    if (this.permit === undefined) {
+      (this.counted as UntimedHandlers).succeeded();
+      return;
+    }
     this.disarm();
-    if (this.binding.isFailure(status)) this.permit.failure(new HttpStatusError(status));
-    else this.permit.success();
+    this.permit.success();
   }
 
   /** The request failed with an error (thrown, or passed to `next`). */
   fail(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.permit === undefined) {
+      (this.counted as UntimedHandlers).failed(error);
+      return;
+    }
     this.disarm();
     this.permit.failure(error);
   }
 
   /** The client went away first: neither success nor failure. */
   abort(): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.permit === undefined) return;
     this.disarm();
     this.permit.release();
   }
