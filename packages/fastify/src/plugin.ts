@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import {
   type CircuitTimeoutError,
   type FallbackEngine,
@@ -12,6 +13,7 @@ import {
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { lruStore } from './lru-store.js';
+import { routeKeys } from './route-key.js';
 import { sendWire } from './send-wire.js';
 import type { FastifyBreakerOptions, RouteBreakerOptions } from './types.js';
 
@@ -28,6 +30,8 @@ interface Tracked {
 }
 
 interface FallbackState {
+  request: FastifyRequest;
+  reply: FastifyReply;
   engine: FallbackEngine<FastifyRequest>;
   guard: Guard;
   info: RequestInfo;
@@ -43,7 +47,9 @@ interface FallbackState {
 interface Route {
   guard: Guard | undefined;
   url: string | undefined;
-  /** Default breaker names by method: `"GET /users/:id"`. */
+  /** The default breaker name of the method seen last, `"GET /users/:id"`, and of every method seen. */
+  method: string | undefined;
+  name: string | undefined;
   names: Map<string, string>;
 }
 
@@ -53,6 +59,41 @@ type OnSendHook = (
   payload: unknown,
   next: (error: null, payload: unknown) => void,
 ) => void;
+
+/** Where the state of an admitted request sits on its raw response, for the one shared `close` listener. */
+const kResponseState = Symbol('breakwater.response');
+type TrackedResponse = ServerResponse & { [kResponseState]?: Tracked };
+
+/**
+ * Counts the outcome once the response closed: by status (a thrown error is recorded as the
+ * failure when its status counts as one), or as neither when the response never ended; then
+ * offers the response to the cache fallback. Node emits `close` on every response, hijacked
+ * ones included, so no `onResponse` hook (and its cost on every request) is needed. One
+ * listener serves every response, so that a request allocates no closure for it.
+ */
+function settleOnRawClose(this: TrackedResponse): void {
+  const state = this[kResponseState];
+  if (state === undefined) return;
+  const call = state.call;
+  if (call.settled) return;
+  if (!this.writableEnded) {
+    call.abort();
+    return;
+  }
+  const status = this.statusCode;
+  if (state.failed && call.isFailure(status)) call.fail(state.error);
+  else call.complete(status);
+  const fallback = state.fallback;
+  if (fallback !== undefined && fallback.body !== undefined && !call.timedOut && !fallback.fallbackSent) {
+    const clock = call.breaker.options.clock;
+    fallback.engine.remember(
+      fallback.info,
+      fallback.request,
+      { status, headers: fallback.reply.getHeaders(), body: fallback.body },
+      clock.now(),
+    );
+  }
+}
 
 const DEFAULT_HEALTH_PATH = '/health/circuit-breakers';
 /** Options Fastify itself reads from `register`, not ours. */
@@ -105,7 +146,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   fastify.decorateRequest(kTracked, null);
   const tracked = (request: FastifyRequest): Tracked | null | undefined =>
     (request as unknown as Record<symbol, Tracked | null | undefined>)[kTracked];
-  /** Routes by their context config object, which Fastify makes once per route. */
+  /** Routes by their key (see `routeKeys`), which Fastify makes once per route. */
   const routes = new WeakMap<object, Route>();
 
   function guardFor(settings: unknown): Guard | undefined {
@@ -129,24 +170,36 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     return routeGuard;
   }
 
-  /** The request's route; `request.routeOptions` builds a new object on every read, so it is read once per route. */
+  const routeKey = routeKeys();
+
+  /** The request's route, worked out on its first request (see `routeKeys`); without a guard for Fastify's not-found handler. */
   function routeOf(request: FastifyRequest): Route {
-    const options = request.routeOptions;
-    const config = options.config as object | undefined;
-    let route = typeof config === 'object' && config !== null ? routes.get(config) : undefined;
+    const key = routeKey(request);
+    let route = key === undefined ? undefined : routes.get(key);
     if (route === undefined) {
-      route = { guard: guardFor(options.config?.circuitBreaker), url: options.url, names: new Map() };
-      if (typeof config === 'object' && config !== null) routes.set(config, route);
+      const options = request.routeOptions;
+      route = {
+        // Fastify's own test for `request.is404`: the not-found handler's route has no URL.
+        guard: options.url === undefined ? undefined : guardFor(options.config?.circuitBreaker),
+        url: options.url,
+        method: undefined,
+        name: undefined,
+        names: new Map(),
+      };
+      if (key !== undefined) routes.set(key, route);
     }
     return route;
   }
 
   function defaultName(route: Route, method: string): string {
+    if (method === route.method) return route.name as string;
     let name = route.names.get(method);
     if (name === undefined) {
       name = `${method} ${route.url}`;
       route.names.set(method, name);
     }
+    route.method = method;
+    route.name = name;
     return name;
   }
 
@@ -169,35 +222,6 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     });
   }
 
-  /**
-   * Counts the outcome once the response closed: by status (a thrown error is recorded as the
-   * failure when its status counts as one), or as neither when the response never ended; then
-   * offers the response to the cache fallback. Node emits `close` on every response, hijacked
-   * ones included, so no `onResponse` hook (and its cost on every request) is needed.
-   */
-  function closed(request: FastifyRequest, reply: FastifyReply, state: Tracked): void {
-    const call = state.call;
-    if (call.settled) return;
-    const raw = reply.raw;
-    if (!raw.writableEnded) {
-      call.abort();
-      return;
-    }
-    const status = raw.statusCode;
-    if (state.failed && call.isFailure(status)) call.fail(state.error);
-    else call.complete(status);
-    const fallback = state.fallback;
-    if (fallback !== undefined && fallback.body !== undefined && !call.timedOut && !fallback.fallbackSent) {
-      const clock = call.breaker.options.clock;
-      fallback.engine.remember(
-        fallback.info,
-        request,
-        { status, headers: reply.getHeaders(), body: fallback.body },
-        clock.now(),
-      );
-    }
-  }
-
   /** Keeps the admitted request's state and settles it when the response closes; throws (permit given back) on an invalid declared fallback. */
   function track(request: FastifyRequest, reply: FastifyReply, routeGuard: Guard, call: HttpCall): void {
     const engine = call.engine<FastifyRequest>();
@@ -205,6 +229,8 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     if (engine !== undefined) {
       const info = requestInfo(request);
       fallback = {
+        request,
+        reply,
         engine,
         guard: routeGuard,
         info,
@@ -216,7 +242,9 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     }
     const state: Tracked = { call, failed: false, error: undefined, fallback };
     (request as unknown as Record<symbol, Tracked>)[kTracked] = state;
-    reply.raw.on('close', () => closed(request, reply, state));
+    const raw = reply.raw as TrackedResponse;
+    raw[kResponseState] = state;
+    raw.on('close', settleOnRawClose);
     if (fallback === undefined) call.armTimeout();
     else {
       const known = fallback;
@@ -272,10 +300,6 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   });
 
   fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => {
-    if (request.is404) {
-      next();
-      return;
-    }
     let admission: ReturnType<Guard['admit']>;
     let routeGuard: Guard | undefined;
     try {
