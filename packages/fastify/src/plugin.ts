@@ -60,27 +60,20 @@ type OnSendHook = (
   next: (error: null, payload: unknown) => void,
 ) => void;
 
-/** Where the state of an admitted request sits on its raw response, for the one shared `close` listener. */
-const kResponseState = Symbol('breakwater.response');
-type TrackedResponse = ServerResponse & { [kResponseState]?: Tracked };
-
 /**
  * Counts the outcome once the response closed: by status (a thrown error is recorded as the
  * failure when its status counts as one), or as neither when the response never ended; then
  * offers the response to the cache fallback. Node emits `close` on every response, hijacked
- * ones included, so no `onResponse` hook (and its cost on every request) is needed. One
- * listener serves every response, so that a request allocates no closure for it.
+ * ones included, so no `onResponse` hook (and its cost on every request) is needed.
  */
-function settleOnRawClose(this: TrackedResponse): void {
-  const state = this[kResponseState];
-  if (state === undefined) return;
+function settleWhenClosed(raw: ServerResponse, state: Tracked): void {
   const call = state.call;
   if (call.settled) return;
-  if (!this.writableEnded) {
+  if (!raw.writableEnded) {
     call.abort();
     return;
   }
-  const status = this.statusCode;
+  const status = raw.statusCode;
   if (state.failed && call.isFailure(status)) call.fail(state.error);
   else call.complete(status);
   const fallback = state.fallback;
@@ -242,9 +235,8 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     }
     const state: Tracked = { call, failed: false, error: undefined, fallback };
     (request as unknown as Record<symbol, Tracked>)[kTracked] = state;
-    const raw = reply.raw as TrackedResponse;
-    raw[kResponseState] = state;
-    raw.on('close', settleOnRawClose);
+    const raw = reply.raw;
+    raw.on('close', () => settleWhenClosed(raw, state));
     if (fallback === undefined) call.armTimeout();
     else {
       const known = fallback;
