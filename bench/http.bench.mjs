@@ -17,7 +17,9 @@
 //          --only=express,koa,fastify (not written to results/http.md) --control --pin=split|same|none
 //          --extra=fastify-hook,koa-passthrough,… adds diagnostic scenarios of server.mjs to their
 //          framework's group (not written to results/http.md either): `<framework>-passthrough` (Express,
-//          Koa) and `fastify-hook` are a middleware or hook that does nothing, the floor for any breaker.
+//          Koa) and `fastify-hook` are a middleware or hook that does nothing, the floor for any breaker;
+//          `express-listener` adds one `close` listener to the response and nothing else, and
+//          `express-reads` also reads `writableEnded` and `statusCode` in it, as a breaker must.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';

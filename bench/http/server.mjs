@@ -52,6 +52,30 @@ async function express() {
     app.get('/hello', circuitBreaker({ name: 'hello' }), handler);
   } else if (scenario === 'express-passthrough') {
     app.get('/hello', (_req, _res, next) => next(), handler);
+  } else if (scenario === 'express-reads') {
+    // The same listener, reading the two properties a breaker needs when the response closes.
+    let sink = 0;
+    app.get(
+      '/hello',
+      (_req, res, next) => {
+        res.on('close', () => {
+          if (res.writableEnded) sink += res.statusCode;
+        });
+        next();
+      },
+      handler,
+    );
+    process.on('exit', () => sink);
+  } else if (scenario === 'express-listener') {
+    // What any middleware that watches the response pays on Express: one `close` listener.
+    app.get(
+      '/hello',
+      (_req, res, next) => {
+        res.on('close', () => {});
+        next();
+      },
+      handler,
+    );
   } else if (scenario === 'express-opossum') {
     app.get('/hello', opossumMiddleware(), handler);
   } else {
