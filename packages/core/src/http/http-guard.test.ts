@@ -232,6 +232,17 @@ describe('HttpCall: calls that are only counted (CLOSED, nothing times them)', (
     expect(guard.breakerFor(req).stats()).toMatchObject({ successes: 1 });
   });
 
+  it('counts a success at the exact time, scheduling nothing (no coarse-clock turn marker)', async () => {
+    const guard = new HttpGuard<Req>({ name: 'exact', registry: new Registry() });
+    const call = admitted(guard);
+    // Let any turn marker of earlier work run out.
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    call.complete(200);
+    expect(process.getActiveResourcesInfo().filter((kind) => kind === 'Immediate')).toEqual([]);
+    expect(guard.breakerFor(req).stats()).toMatchObject({ successes: 1 });
+  });
+
   it('is ignored when it ends after the circuit moved on, as a stale permit is', () => {
     const guard = new HttpGuard<Req>({ name: 'stale', registry: new Registry(), failureThreshold: 1, clock });
     const early = admitted(guard);

@@ -398,7 +398,7 @@ export class HttpCall {
     if (this.settled) return;
     this.settled = true;
     if (this.permit === undefined) {
-      (this.counted as UntimedHandlers).succeeded();
+      (this.counted as UntimedHandlers).succeededNow();
       return;
     }
     this.disarm();
