@@ -196,13 +196,8 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     return name;
   }
 
-  function onTimeout(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    call: HttpCall,
-    state: FallbackState,
-    error: CircuitTimeoutError,
-  ): void {
+  function onTimeout(call: HttpCall, state: FallbackState, error: CircuitTimeoutError): void {
+    const { request, reply } = state;
     if (reply.sent || state.responding) return;
     void state.guard.refusal(state.info, request, error, call.breaker).then((wire) => {
       if (reply.sent || state.responding || reply.raw.headersSent) return;
@@ -219,9 +214,10 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   function track(request: FastifyRequest, reply: FastifyReply, routeGuard: Guard, call: HttpCall): void {
     const engine = call.engine<FastifyRequest>();
     let fallback: FallbackState | undefined;
-    if (engine !== undefined) {
+    if (engine === undefined) call.armTimeout();
+    else {
       const info = requestInfo(request);
-      fallback = {
+      const state: FallbackState = {
         request,
         reply,
         engine,
@@ -232,16 +228,13 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
         responding: false,
         fallbackSent: false,
       };
+      fallback = state;
+      call.armTimeout((error) => onTimeout(call, state, error));
     }
     const state: Tracked = { call, failed: false, error: undefined, fallback };
     (request as unknown as Record<symbol, Tracked>)[kTracked] = state;
     const raw = reply.raw;
     raw.on('close', () => settleWhenClosed(raw, state));
-    if (fallback === undefined) call.armTimeout();
-    else {
-      const known = fallback;
-      call.armTimeout((error) => onTimeout(request, reply, call, known, error));
-    }
   }
 
   /**

@@ -391,11 +391,11 @@ export class HttpCall {
 
   /** The response finished with `status`. */
   complete(status: number): void {
+    if (this.settled) return;
     if (this.binding.isFailure(status)) {
       this.fail(new HttpStatusError(status));
       return;
     }
-    if (this.settled) return;
     this.settled = true;
     if (this.permit === undefined) {
       (this.counted as UntimedHandlers).succeededNow();
