@@ -77,8 +77,11 @@ describe('RedisCacheStore', () => {
 
   it('answers a miss at once, and warns once, when Redis is unreachable', async () => {
     const warnings: unknown[] = [];
+    // A lookup that waited for Redis would take the whole 2 s timeout; "at once" is far below it,
+    // with room for a loaded CI machine.
     const store = new RedisCacheStore({
       client: client(await freePort()),
+      timeoutMs: 2_000,
       logger: { warn: (m: unknown) => warnings.push(m), info: () => {} },
     });
     await sleep(100);
@@ -86,7 +89,7 @@ describe('RedisCacheStore', () => {
       const started = performance.now();
       expect(await store.get('k')).toBeUndefined();
       await store.set('k', entry, 1000);
-      expect(performance.now() - started).toBeLessThan(50);
+      expect(performance.now() - started).toBeLessThan(500);
     }
     expect(warnings).toHaveLength(1);
   });
