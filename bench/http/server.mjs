@@ -97,6 +97,22 @@ async function koa() {
     app.use(circuitBreaker({ name: 'hello' }));
   } else if (scenario === 'koa-passthrough') {
     app.use((_ctx, next) => next());
+  } else if (scenario === 'koa-listener') {
+    app.use((ctx, next) => {
+      ctx.res.on('close', () => {});
+      return next();
+    });
+  } else if (scenario === 'koa-onfinished') {
+    const onFinished = require('on-finished');
+    app.use((ctx, next) => {
+      onFinished(ctx.res, () => {});
+      return next();
+    });
+  } else if (scenario === 'koa-queue') {
+    app.use((ctx, next) => {
+      ctx.res.__onFinished.queue.push(() => {});
+      return next();
+    });
   }
   app.use(handler);
   const server = app.listen(0, '127.0.0.1', () => ready(server));

@@ -7,13 +7,13 @@ import {
   Refusal,
   type RequestInfo,
   readBody,
-  settleOnClose,
   silence,
   writeResponse,
 } from '@breakwater/core';
 import type { Context, Next } from 'koa';
 import { lruStore } from './lru-store.js';
 import { setResponse } from './set-response.js';
+import { settleWhenFinished } from './settle-when-finished.js';
 
 /**
  * Options of the Koa middleware: every breaker option (`failureThreshold`, `timeoutMs`,
@@ -91,7 +91,7 @@ export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next:
     const info = requestInfo(ctx);
     let captured: string | Uint8Array | undefined;
     let fallbackSent = false;
-    settleOnClose(res, call, () => {
+    settleWhenFinished(res, call, () => {
       if (captured === undefined || fallbackSent || call.timedOut) return;
       engine.remember(
         info,
@@ -162,7 +162,7 @@ export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next:
     }
     const engine = admission.engine<Context>();
     if (engine !== undefined) return withFallback(ctx, next, admission, engine);
-    settleOnClose(ctx.res, admission);
+    settleWhenFinished(ctx.res, admission);
     admission.armTimeout();
     try {
       await next();

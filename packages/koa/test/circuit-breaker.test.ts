@@ -169,6 +169,59 @@ describe.each(majors)('Koa $major', ({ Koa }) => {
     expect(registry.get('orders')?.stats()).toMatchObject({ totalCalls: 0, successes: 0, failures: 0 });
   });
 
+  /** Serves /x through `breaker`, noting the response's `close` listeners and on-finished's queue before and inside it. */
+  function watchedApp(breaker: ReturnType<typeof circuitBreaker>, unwatch = false) {
+    const app = createApp(Koa);
+    const seen: { before: number[]; inside: number[] }[] = [];
+    const look = (res: Context['res']): number[] => [
+      res.listenerCount('close'),
+      (res as { __onFinished?: { queue?: unknown[] } | null }).__onFinished?.queue?.length ?? -1,
+    ];
+    let status = 200;
+    app.use(async (ctx) => {
+      // A response nothing watches, as on a server that is not Koa's.
+      if (unwatch) (ctx.res as { __onFinished?: unknown }).__onFinished = null;
+      const before = look(ctx.res);
+      await breaker(ctx, async () => {
+        seen.push({ before, inside: look(ctx.res) });
+        ctx.status = status;
+        ctx.body = { status };
+      });
+    });
+    return { app, seen, fail: () => (status = 502) };
+  }
+
+  it("settles through Koa's own on-finished watcher, with no close listener of its own", async () => {
+    const registry = new Registry();
+    const { app, seen, fail } = watchedApp(circuitBreaker({ name: 'orders', registry }));
+    const { url } = await listen(app.callback());
+
+    expect((await request(`${url}/x`)).status).toBe(200);
+    fail();
+    expect((await request(`${url}/x`)).status).toBe(502);
+    await until(() => registry.get('orders')?.stats().totalCalls === 2);
+
+    for (const { before, inside } of seen) {
+      expect(before[1]).toBeGreaterThanOrEqual(1);
+      expect(inside).toEqual([before[0], (before[1] ?? 0) + 1]);
+    }
+    expect(registry.get('orders')?.stats()).toMatchObject({ successes: 1, failures: 1 });
+  });
+
+  it('settles by a close listener of its own on a response that on-finished does not watch', async () => {
+    const registry = new Registry();
+    const { app, seen, fail } = watchedApp(circuitBreaker({ name: 'orders', registry }), true);
+    const { url } = await listen(app.callback());
+
+    expect((await request(`${url}/x`)).status).toBe(200);
+    fail();
+    expect((await request(`${url}/x`)).status).toBe(502);
+    await until(() => registry.get('orders')?.stats().totalCalls === 2);
+
+    for (const { before, inside } of seen) expect(inside).toEqual([(before[0] ?? 0) + 1, -1]);
+    expect(registry.get('orders')?.stats()).toMatchObject({ successes: 1, failures: 1 });
+  });
+
   it('counts a timeout at the deadline, not when the slow response finally ends', async () => {
     const registry = new Registry();
     const app = createApp(Koa);
