@@ -20,8 +20,9 @@
 //          Koa) and `fastify-hook` are a middleware or hook that does nothing, the floor for any breaker;
 //          `express-listener` adds one `close` listener to the response and nothing else, and
 //          `express-reads` also reads `writableEnded` and `statusCode` in it, as a breaker must;
-//          `koa-listener` is Koa's own `close` listener, `koa-onfinished` a callback given to on-finished's
-//          `onFinished()`, and `koa-queue` one pushed onto the queue Koa's on-finished watcher already has.
+//          `fastify-listener` is an onRequest hook that adds a `close` listener, `koa-listener` a middleware
+//          that does, `koa-onfinished` one that gives a callback to on-finished's `onFinished()`, and
+//          `koa-queue` one that pushes it onto the queue of the on-finished watcher Koa already keeps.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';

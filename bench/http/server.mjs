@@ -128,6 +128,12 @@ async function fastify() {
   } else if (scenario === 'fastify-hook') {
     app.addHook('onRequest', (_request, _reply, next) => next());
     app.get('/hello', async () => payload);
+  } else if (scenario === 'fastify-listener') {
+    app.addHook('onRequest', (_request, reply, next) => {
+      reply.raw.on('close', () => {});
+      next();
+    });
+    app.get('/hello', async () => payload);
   } else if (scenario === 'fastify-circuit-breaker') {
     await app.register(require('@fastify/circuit-breaker'));
     app.after(() => {

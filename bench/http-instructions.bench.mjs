@@ -1,0 +1,187 @@
+// HTTP overhead in instructions: the same servers as `bench:http` (bench/http/server.mjs), each run
+// under valgrind's callgrind, which counts the instructions the server executes instead of timing
+// it. A count does not depend on what else the machine is doing, so it shows differences of a few
+// hundred instructions per request that req/s, a few % noisy here, cannot.
+//
+// For each scenario: start the server under callgrind, send it `warm` requests (autocannon, 8
+// connections) so that V8 has optimized the hot path, zero the counters, send `measured` more,
+// dump, and divide. Reported is the event loop's thread (the main thread): it bounds throughput.
+// V8's worker threads (compilation, GC helpers) are reported alongside, as "all threads".
+//
+// Needs valgrind (`apt-get install -y valgrind`). About 15 min on two cores.
+// Options: --reps=N (runs per scenario, default 2) --jobs=N (runs at a time, default 2)
+//          --only=express,koa,fastify --extra=koa-queue,… (neither is written to results/)
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+const args = new Map(process.argv.slice(2).map((a) => [...a.replace(/^--/, '').split('='), 'true'].slice(0, 2)));
+const REPS = Number(args.get('reps') ?? 2);
+const JOBS = Number(args.get('jobs') ?? 2);
+const only = args.get('only');
+const extra = args.get('extra')?.split(',') ?? [];
+
+const groups = {
+  express: ['express-bare', 'express-breakwater', 'express-opossum'],
+  koa: ['koa-bare', 'koa-breakwater'],
+  fastify: ['fastify-bare', 'fastify-breakwater', 'fastify-circuit-breaker'],
+};
+const peers = { express: 'express-opossum', fastify: 'fastify-circuit-breaker' };
+// Express serves about a fifth as many requests per second as Koa or Fastify: fewer of them
+// take as long under valgrind, and warm it up as well.
+const requests = {
+  express: { warm: 15_000, measured: 6_000 },
+  koa: { warm: 40_000, measured: 20_000 },
+  fastify: { warm: 40_000, measured: 20_000 },
+};
+const serverPath = fileURLToPath(new URL('./http/server.mjs', import.meta.url));
+
+for (const tool of ['valgrind', 'callgrind_control']) {
+  try {
+    execFileSync(tool, ['--version'], { stdio: 'ignore' });
+  } catch {
+    console.error(`${tool} is missing: install valgrind (apt-get install -y valgrind) to run this benchmark.`);
+    process.exit(1);
+  }
+}
+
+function load(port, amount) {
+  return new Promise((resolve, reject) => {
+    autocannon({ url: `http://127.0.0.1:${port}/hello`, connections: 8, amount, timeout: 60 }, (error, result) => {
+      if (error) reject(error);
+      else if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0)
+        reject(new Error(`${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`));
+      else resolve(result);
+    });
+  });
+}
+
+/** Instructions per measured request of one run of `scenario`: { main, all }. */
+async function count(scenario, dir) {
+  const { warm, measured } = requests[scenario.split('-')[0]];
+  const out = join(dir, `${scenario}-${process.hrtime.bigint()}.cg`);
+  const child = spawn(
+    'valgrind',
+    [
+      '--tool=callgrind',
+      '--separate-threads=yes',
+      `--callgrind-out-file=${out}`,
+      process.execPath,
+      serverPath,
+      scenario,
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let log = '';
+  child.stderr.on('data', (chunk) => {
+    log = (log + chunk).slice(-4000);
+  });
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  try {
+    const port = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${scenario}: server did not start\n${log}`)), 180_000);
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const match = /^PORT (\d+)$/.exec(line);
+        if (match) {
+          clearTimeout(timer);
+          resolve(Number(match[1]));
+        }
+      });
+      exited.then(() => reject(new Error(`${scenario}: server exited\n${log}`)));
+    });
+    await load(port, warm);
+    execFileSync('callgrind_control', ['-z', String(child.pid)], { stdio: 'ignore' });
+    await load(port, measured);
+    execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
+  } finally {
+    child.kill();
+    await exited;
+  }
+  // The dump holds one file per thread, `<out>.1-<thread>`; thread 01 runs the event loop.
+  let main = 0;
+  let all = 0;
+  const prefix = `${out.split('/').pop()}.1-`;
+  for (const name of readdirSync(dir).filter((file) => file.startsWith(prefix))) {
+    const summary = /^summary: (\d+)/m.exec(readFileSync(join(dir, name), 'utf8'));
+    const instructions = Number(summary?.[1] ?? 0);
+    all += instructions;
+    if (name.endsWith('-01')) main = instructions;
+  }
+  if (main === 0) throw new Error(`${scenario}: callgrind wrote no dump for the main thread`);
+  return { main: main / measured, all: all / measured };
+}
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = (sorted.length - 1) / 2;
+  return (sorted[Math.floor(middle)] + sorted[Math.ceil(middle)]) / 2;
+};
+const thousands = (value) => `${(value / 1000).toFixed(1)}k`;
+
+const selected = Object.entries(groups)
+  .filter(([name]) => !only || only.split(',').includes(name))
+  .map(([name, scenarios]) => [name, [...scenarios, ...extra.filter((scenario) => scenario.startsWith(`${name}-`))]]);
+const runs = selected.flatMap(([, scenarios]) => Array.from({ length: REPS }, () => scenarios).flat());
+console.error(
+  `${runs.length} runs under callgrind, ${JOBS} at a time: about ${Math.ceil((runs.length * 1.7) / JOBS)} min`,
+);
+
+const dir = mkdtempSync(join(tmpdir(), 'breakwater-callgrind-'));
+/** samples[scenario] = one { main, all } per run. */
+const samples = {};
+try {
+  let next = 0;
+  const worker = async () => {
+    while (next < runs.length) {
+      const scenario = runs[next++];
+      const sample = await count(scenario, dir);
+      samples[scenario] = [...(samples[scenario] ?? []), sample];
+      console.error(
+        `${scenario.padEnd(24)} ${Math.round(sample.main).toString().padStart(8)} instructions/req (main thread)  ${Math.round(sample.all).toString().padStart(8)} (all threads)`,
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: JOBS }, worker));
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const rows = [
+  `HTTP overhead in instructions: each server run ${REPS} times under valgrind's callgrind (${execFileSync('valgrind', ['--version']).toString().trim()}); after a warm-up (Express ${requests.express.warm}, Koa and Fastify ${requests.koa.warm} requests), the instructions executed for the next ${requests.express.measured} (Express) or ${requests.koa.measured} requests, divided by their number; autocannon with 8 connections. Medians over runs. "Main thread" runs the event loop and bounds throughput; "all threads" adds V8's compiler and GC helpers. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
+  '',
+  '| framework | scenario | instructions/request (main thread) | over bare | vs bare | all threads |',
+  '|---|---|---:|---:|---:|---:|',
+];
+const overhead = {};
+for (const [framework, scenarios] of selected) {
+  const bare = median(samples[`${framework}-bare`].map((s) => s.main));
+  for (const scenario of scenarios) {
+    const main = median(samples[scenario].map((s) => s.main));
+    overhead[scenario] = main - bare;
+    const label = scenario.slice(framework.length + 1);
+    const over = scenario === `${framework}-bare` ? '' : `${main >= bare ? '+' : ''}${thousands(main - bare)}`;
+    rows.push(
+      `| ${framework} | ${label} | ${thousands(main)} | ${over} | ${((main / bare) * 100).toFixed(1)}% | ${thousands(median(samples[scenario].map((s) => s.all)))} |`,
+    );
+  }
+}
+const versus = [];
+for (const [framework] of selected) {
+  const peer = peers[framework];
+  if (peer === undefined) continue;
+  const ours = overhead[`${framework}-breakwater`];
+  const theirs = overhead[peer];
+  versus.push(
+    `- ${framework}: Breakwater adds ${thousands(ours)} instructions per request, ${peer.slice(framework.length + 1)} ${thousands(theirs)}: ${((ours / theirs) * 100).toFixed(0)}% of its overhead.`,
+  );
+}
+const table = [...rows, ...(versus.length > 0 ? ['', ...versus] : [])].join('\n');
+console.log(table);
+if (only === undefined && extra.length === 0) {
+  mkdirSync(fileURLToPath(new URL('./results', import.meta.url)), { recursive: true });
+  writeFileSync(new URL('./results/http-instructions.md', import.meta.url), `${table}\n`);
+}
