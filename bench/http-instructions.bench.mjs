@@ -8,8 +8,8 @@
 // dump, and divide. Reported is the event loop's thread (the main thread): it bounds throughput.
 // V8's worker threads (compilation, GC helpers) are reported alongside, as "all threads".
 //
-// Needs valgrind (`apt-get install -y valgrind`). About 15 min on two cores.
-// Options: --reps=N (runs per scenario, default 2) --jobs=N (runs at a time, default 2)
+// Needs valgrind (`apt-get install -y valgrind`). About 25 min on two cores.
+// Options: --reps=N (runs per scenario, default 3) --jobs=N (runs at a time, default 2)
 //          --only=express,koa,fastify --extra=koa-queue,… (neither is written to results/)
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 
 const args = new Map(process.argv.slice(2).map((a) => [...a.replace(/^--/, '').split('='), 'true'].slice(0, 2)));
-const REPS = Number(args.get('reps') ?? 2);
+const REPS = Number(args.get('reps') ?? 3);
 const JOBS = Number(args.get('jobs') ?? 2);
 const only = args.get('only');
 const extra = args.get('extra')?.split(',') ?? [];
@@ -34,7 +34,7 @@ const peers = { express: 'express-opossum', fastify: 'fastify-circuit-breaker' }
 // Express serves about a fifth as many requests per second as Koa or Fastify: fewer of them
 // take as long under valgrind, and warm it up as well.
 const requests = {
-  express: { warm: 15_000, measured: 6_000 },
+  express: { warm: 15_000, measured: 10_000 },
   koa: { warm: 40_000, measured: 20_000 },
   fastify: { warm: 40_000, measured: 20_000 },
 };
@@ -153,8 +153,8 @@ try {
 const rows = [
   `HTTP overhead in instructions: each server run ${REPS} times under valgrind's callgrind (${execFileSync('valgrind', ['--version']).toString().trim()}); after a warm-up (Express ${requests.express.warm}, Koa and Fastify ${requests.koa.warm} requests), the instructions executed for the next ${requests.express.measured} (Express) or ${requests.koa.measured} requests, divided by their number; autocannon with 8 connections. Medians over runs. "Main thread" runs the event loop and bounds throughput; "all threads" adds V8's compiler and GC helpers. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
   '',
-  '| framework | scenario | instructions/request (main thread) | over bare | vs bare | all threads |',
-  '|---|---|---:|---:|---:|---:|',
+  '| framework | scenario | instructions/request (main thread) | runs (min–max) | over bare | vs bare | all threads |',
+  '|---|---|---:|---:|---:|---:|---:|',
 ];
 const overhead = {};
 for (const [framework, scenarios] of selected) {
@@ -164,8 +164,10 @@ for (const [framework, scenarios] of selected) {
     overhead[scenario] = main - bare;
     const label = scenario.slice(framework.length + 1);
     const over = scenario === `${framework}-bare` ? '' : `${main >= bare ? '+' : ''}${thousands(main - bare)}`;
+    const counts = samples[scenario].map((s) => s.main);
+    const range = `${thousands(Math.min(...counts))}–${thousands(Math.max(...counts))}`;
     rows.push(
-      `| ${framework} | ${label} | ${thousands(main)} | ${over} | ${((main / bare) * 100).toFixed(1)}% | ${thousands(median(samples[scenario].map((s) => s.all)))} |`,
+      `| ${framework} | ${label} | ${thousands(main)} | ${range} | ${over} | ${((main / bare) * 100).toFixed(1)}% | ${thousands(median(samples[scenario].map((s) => s.all)))} |`,
     );
   }
 }
