@@ -18,19 +18,10 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { args, fullRun, peers, selectedGroups, serverPath } from './http/scenarios.mjs';
 
-const args = new Map(process.argv.slice(2).map((a) => [...a.replace(/^--/, '').split('='), 'true'].slice(0, 2)));
 const REPS = Number(args.get('reps') ?? 3);
 const JOBS = Number(args.get('jobs') ?? 2);
-const only = args.get('only');
-const extra = args.get('extra')?.split(',') ?? [];
-
-const groups = {
-  express: ['express-bare', 'express-breakwater', 'express-opossum'],
-  koa: ['koa-bare', 'koa-breakwater'],
-  fastify: ['fastify-bare', 'fastify-breakwater', 'fastify-circuit-breaker'],
-};
-const peers = { express: 'express-opossum', fastify: 'fastify-circuit-breaker' };
 // Express serves about a fifth as many requests per second as Koa or Fastify: fewer of them
 // take as long under valgrind, and warm it up as well.
 const requests = {
@@ -38,7 +29,6 @@ const requests = {
   koa: { warm: 40_000, measured: 20_000 },
   fastify: { warm: 40_000, measured: 20_000 },
 };
-const serverPath = fileURLToPath(new URL('./http/server.mjs', import.meta.url));
 
 for (const tool of ['valgrind', 'callgrind_control']) {
   try {
@@ -122,9 +112,7 @@ const median = (values) => {
 };
 const thousands = (value) => `${(value / 1000).toFixed(1)}k`;
 
-const selected = Object.entries(groups)
-  .filter(([name]) => !only || only.split(',').includes(name))
-  .map(([name, scenarios]) => [name, [...scenarios, ...extra.filter((scenario) => scenario.startsWith(`${name}-`))]]);
+const selected = selectedGroups();
 const runs = selected.flatMap(([, scenarios]) => Array.from({ length: REPS }, () => scenarios).flat());
 console.error(
   `${runs.length} runs under callgrind, ${JOBS} at a time: about ${Math.ceil((runs.length * 1.7) / JOBS)} min`,
@@ -183,7 +171,7 @@ for (const [framework] of selected) {
 }
 const table = [...rows, ...(versus.length > 0 ? ['', ...versus] : [])].join('\n');
 console.log(table);
-if (only === undefined && extra.length === 0) {
+if (fullRun) {
   mkdirSync(fileURLToPath(new URL('./results', import.meta.url)), { recursive: true });
   writeFileSync(new URL('./results/http-instructions.md', import.meta.url), `${table}\n`);
 }

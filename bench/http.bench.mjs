@@ -28,24 +28,14 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { args, fullRun, peers, selectedGroups, serverPath } from './http/scenarios.mjs';
 
-const args = new Map(process.argv.slice(2).map((a) => [...a.replace(/^--/, '').split('='), 'true'].slice(0, 2)));
 const ROUNDS = Number(args.get('rounds') ?? 12);
 const DURATION = Number(args.get('duration') ?? 2);
 const WARMUP = Number(args.get('warmup') ?? 1);
 const CONNECTIONS = Number(args.get('connections') ?? 32);
 const CONTROL = args.get('control') === 'true';
 const PIN = args.get('pin') ?? 'none';
-const only = args.get('only');
-const extra = args.get('extra')?.split(',') ?? [];
-
-const groups = {
-  express: ['express-bare', 'express-breakwater', 'express-opossum'],
-  koa: ['koa-bare', 'koa-breakwater'],
-  fastify: ['fastify-bare', 'fastify-breakwater', 'fastify-circuit-breaker'],
-};
-const peers = { express: 'express-opossum', fastify: 'fastify-circuit-breaker' };
-const serverPath = fileURLToPath(new URL('./http/server.mjs', import.meta.url));
 
 if (!['none', 'split', 'same'].includes(PIN)) throw new TypeError(`--pin: got ${PIN}, expected split, same or none`);
 // split: autocannon on CPU 0, the server on CPU 1; same: both on CPU 1.
@@ -127,16 +117,7 @@ const percent = (ratio) => `${(ratio * 100).toFixed(1)}%`;
 const spread = (ratios) =>
   `${percent(median(ratios))} (${percent(quantile(ratios, 0.25))}–${percent(quantile(ratios, 0.75))})`;
 
-const selected = Object.entries(groups)
-  .filter(([name]) => !only || only.split(',').includes(name))
-  .map(([name, scenarios]) => [
-    name,
-    [
-      ...scenarios,
-      ...extra.filter((scenario) => scenario.startsWith(`${name}-`)),
-      ...(CONTROL ? [`${name}-control`] : []),
-    ],
-  ]);
+const selected = selectedGroups((name) => (CONTROL ? [`${name}-control`] : []));
 const count = selected.reduce((sum, [, scenarios]) => sum + scenarios.length, 0);
 console.error(
   `${ROUNDS} rounds × ${count} servers × (${WARMUP} s warm-up + ${DURATION} s): about ${Math.ceil((ROUNDS * count * (WARMUP + DURATION + 0.4)) / 60)} min`,
@@ -199,7 +180,7 @@ for (const [framework] of selected) {
 const table = [...rows, ...(versus.length > 0 ? ['', ...versus] : [])].join('\n');
 console.log(table);
 // Only a full run replaces the recorded results.
-if (only === undefined && extra.length === 0) {
+if (fullRun) {
   mkdirSync(fileURLToPath(new URL('./results', import.meta.url)), { recursive: true });
   writeFileSync(new URL('./results/http.md', import.meta.url), `${table}\n`);
 }
