@@ -1,7 +1,7 @@
 // Helpers shared by the test suites of every package (not a package itself: tests import it
 // by relative path). Real servers on 127.0.0.1, a hand-driven clock, promises to hold work.
 import { createServer, type RequestListener, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 
 export interface Running {
   url: string;
@@ -108,4 +108,18 @@ export async function flood(count: number, concurrency: number, send: (i: number
 /** The exact 503 body the SPEC fixes. */
 export function rejectionBody(name: string, retryAfter: number): string {
   return `{"error":"Service Unavailable","message":"Service ${name} is temporarily unavailable","circuitBreakerState":"OPEN","retryAfter":${retryAfter}}`;
+}
+
+/**
+ * Sends GET requests for `paths` at once on one connection (HTTP/1.1 pipelining), so that the
+ * server queues each response behind the one before it. Returns the raw socket: destroy it to
+ * drop the connection while responses wait their turn.
+ */
+export async function pipelined(url: string, paths: string[]): Promise<Socket> {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  socket.on('error', () => {});
+  socket.write(paths.map((path) => `GET ${path} HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`).join(''));
+  return socket;
 }

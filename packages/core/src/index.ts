@@ -47,7 +47,7 @@ export {
   type WireResponse,
 } from './http/response.js';
 export { MAX_BODY_BYTES, readBody } from './node/read-body.js';
-export { settleEnded, settleOnClose } from './node/settle-on-close.js';
+export { onResponseOver, settleEnded, settleOnClose } from './node/settle-on-close.js';
 export { silence, writeResponse } from './node/write-response.js';
 export {
   type CircuitBreakerOptions,

@@ -4,7 +4,18 @@ import express4 from 'express4';
 import express5 from 'express5';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { circuitBreaker, healthHandler } from '../src/index.js';
-import { closeAll, delay, flood, gate, listen, ManualClock, rejectionBody, request, until } from './helpers.js';
+import {
+  closeAll,
+  delay,
+  flood,
+  gate,
+  listen,
+  ManualClock,
+  pipelined,
+  rejectionBody,
+  request,
+  until,
+} from './helpers.js';
 
 afterEach(closeAll);
 
@@ -141,6 +152,27 @@ describe.each(majors)('Express $major', ({ major, express }) => {
     await delay(20);
 
     expect(registry.get('orders')?.stats()).toMatchObject({ totalCalls: 0, successes: 0, failures: 0 });
+  });
+
+  it('settles timed calls queued behind another response on a connection that drops (pipelining)', async () => {
+    const registry = new Registry();
+    const app = express();
+    const entered: string[] = [];
+    app.use(circuitBreaker({ name: 'orders', registry, timeoutMs: 60_000 }));
+    // The first never answers; the second answers while it waits its turn; the third never does.
+    app.use((req: Request, res: Response) => {
+      entered.push(req.path);
+      if (req.path === '/answered') res.send('ok');
+    });
+    const { url } = await listen(app);
+
+    const socket = await pipelined(url, ['/slow', '/answered', '/silent']);
+    await until(() => entered.length === 3);
+    socket.destroy();
+
+    // Node emits nothing on the two queued responses; the connection's close settles them.
+    await until(() => registry.get('orders')?.stats().totalCalls === 1);
+    expect(registry.get('orders')?.stats()).toMatchObject({ successes: 1, failures: 0, timeouts: 0 });
   });
 
   it('counts a timeout at the deadline, not when the slow response finally ends', async () => {

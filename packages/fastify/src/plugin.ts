@@ -6,6 +6,7 @@ import {
   HttpGuard,
   type HttpOptions,
   type Logger,
+  onResponseOver,
   Refusal,
   type RequestInfo,
   readBody,
@@ -234,7 +235,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     const state: Tracked = { call, failed: false, error: undefined, fallback };
     (request as unknown as Record<symbol, Tracked>)[kTracked] = state;
     const raw = reply.raw;
-    raw.on('close', () => settleWhenClosed(raw, state));
+    onResponseOver(raw, call, () => settleWhenClosed(raw, state));
   }
 
   /**

@@ -4,7 +4,15 @@ import type { FastifyInstance } from 'fastify';
 import fastify4 from 'fastify4';
 import fastify5 from 'fastify5';
 
-export { delay, gate, listen as listenNode, ManualClock, type Running, until } from '../../../test/support/index.js';
+export {
+  delay,
+  gate,
+  listen as listenNode,
+  ManualClock,
+  pipelined,
+  type Running,
+  until,
+} from '../../../test/support/index.js';
 
 type Factory = typeof fastify;
 

@@ -2,7 +2,17 @@ import { CircuitState, Registry } from '@breakwater/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import breakwater from '../src/index.js';
-import { capturedLogger, delay, frameworks, gate, type LogLine, listenApp, ManualClock, until } from './helpers.js';
+import {
+  capturedLogger,
+  delay,
+  frameworks,
+  gate,
+  type LogLine,
+  listenApp,
+  ManualClock,
+  pipelined,
+  until,
+} from './helpers.js';
 
 const REFUSED_BODY = (name: string, retryAfter: number) =>
   JSON.stringify({
@@ -339,6 +349,27 @@ describe.each(frameworks)('%s', (_label, fastify) => {
     release.open();
     await delay(50);
     expect(breaker?.stats()).toMatchObject({ state: 'CLOSED', totalCalls: 0, successes: 0, failures: 0 });
+  });
+
+  it('settles timed calls queued behind another response on a connection that drops (pipelining)', async () => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry, name: 'pipelined', timeoutMs: 60_000 });
+    const entered: string[] = [];
+    // The first never answers; the second answers while it waits its turn; the third never does.
+    app.get('/:which', (request: FastifyRequest<{ Params: { which: string } }>, reply) => {
+      entered.push(request.params.which);
+      if (request.params.which === 'answered') reply.send('ok');
+    });
+    const url = await listenApp(app);
+
+    const socket = await pipelined(url, ['/slow', '/answered', '/silent']);
+    await until(() => entered.length === 3);
+    socket.destroy();
+
+    // Node emits nothing on the two queued responses; the connection's close settles them.
+    await until(() => registry.get('pipelined')?.stats().totalCalls === 1);
+    expect(registry.get('pipelined')?.stats()).toMatchObject({ successes: 1, failures: 0, timeouts: 0 });
   });
 
   it('lets at most halfOpenMaxRequests of 50 concurrent requests probe a HALF_OPEN circuit', async () => {

@@ -15,11 +15,14 @@ interface WatchedResponse {
  * so the callback joins that watcher's queue: one array push, where a `close` listener of our
  * own costs about 600 more instructions per request (measured with callgrind), and on-finished's
  * own `onFinished()` about 1,400 more (it wraps each callback in an async resource). A response
- * without that queue (another server, an on-finished that keeps it elsewhere) gets the listener.
+ * without that queue (another server, an on-finished that keeps it elsewhere) gets the listener,
+ * and so does a call that holds a permit.
  * `finished` runs after a finished response was counted.
  */
 export function settleWhenFinished(res: ServerResponse, call: HttpCall, finished?: () => void): void {
-  const queue = (res as WatchedResponse).__onFinished?.queue;
+  // A call that holds a permit also needs the connection watched (see `onResponseOver`), which
+  // on-finished does not do for a response queued behind another; such calls are the rarer ones.
+  const queue = call.holdsPermit ? undefined : (res as WatchedResponse).__onFinished?.queue;
   if (!Array.isArray(queue)) settleOnClose(res, call, finished);
   else if (finished === undefined) queue.push(() => settleEnded(res, call));
   else queue.push(() => settleEnded(res, call) && finished());

@@ -4,7 +4,18 @@ import type { Context } from 'koa';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { circuitBreaker, healthHandler } from '../src/index.js';
 import { createApp, majors, mount } from './app.js';
-import { closeAll, delay, flood, gate, listen, ManualClock, rejectionBody, request, until } from './helpers.js';
+import {
+  closeAll,
+  delay,
+  flood,
+  gate,
+  listen,
+  ManualClock,
+  pipelined,
+  rejectionBody,
+  request,
+  until,
+} from './helpers.js';
 
 afterEach(closeAll);
 
@@ -220,6 +231,28 @@ describe.each(majors)('Koa $major', ({ Koa }) => {
 
     for (const { before, inside } of seen) expect(inside).toEqual([(before[0] ?? 0) + 1, -1]);
     expect(registry.get('orders')?.stats()).toMatchObject({ successes: 1, failures: 1 });
+  });
+
+  it('settles timed calls queued behind another response on a connection that drops (pipelining)', async () => {
+    const registry = new Registry();
+    const app = createApp(Koa);
+    const entered: string[] = [];
+    app.use(circuitBreaker({ name: 'orders', registry, timeoutMs: 60_000 }));
+    // The first never answers; the second answers while it waits its turn; the third never does.
+    app.use(async (ctx) => {
+      entered.push(ctx.path);
+      if (ctx.path === '/answered') ctx.body = 'ok';
+      else await new Promise(() => {});
+    });
+    const { url } = await listen(app.callback());
+
+    const socket = await pipelined(url, ['/slow', '/answered', '/silent']);
+    await until(() => entered.length === 3);
+    socket.destroy();
+
+    // Node emits nothing on the two queued responses; the connection's close settles them.
+    await until(() => registry.get('orders')?.stats().totalCalls === 1);
+    expect(registry.get('orders')?.stats()).toMatchObject({ successes: 1, failures: 0, timeouts: 0 });
   });
 
   it('counts a timeout at the deadline, not when the slow response finally ends', async () => {

@@ -347,6 +347,11 @@ export class HttpCall {
     this.counted = counted;
   }
 
+  /** Whether the call holds a permit that must be given back (see the class); false for a call that is only counted. */
+  get holdsPermit(): boolean {
+    return this.permit !== undefined;
+  }
+
   /** Whether `status` counts as a failure for this call's breaker. */
   isFailure(status: number): boolean {
     return this.binding.isFailure(status);

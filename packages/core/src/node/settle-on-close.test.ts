@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ManualClock, pipelined } from '../../../../test/support/index.js';
 import { HttpGuard, Refusal } from '../http/http-guard.js';
 import { Registry } from '../registry/registry.js';
 import { settleOnClose } from './settle-on-close.js';
@@ -73,5 +74,75 @@ describe('settleOnClose', () => {
 
     expect(registry.get('orders')?.stats()).toMatchObject({ totalCalls: 0, successes: 0, failures: 0 });
     expect(finished).not.toHaveBeenCalled();
+  });
+
+  it('settles probes queued behind another response on a connection that drops (pipelining)', async () => {
+    // Node emits neither `close` nor `finish` on a response still waiting for its turn when the
+    // connection drops: without the connection's own `close`, such a probe would stay in flight.
+    const registry = new Registry();
+    const clock = new ManualClock();
+    const guard = new HttpGuard<IncomingMessage>({
+      name: 'orders',
+      registry,
+      clock,
+      failureThreshold: 1,
+      recoveryTimeoutMs: 1_000,
+      halfOpenMaxRequests: 3,
+      successThreshold: 5,
+    });
+    const breaker = guard.breakerFor({} as IncomingMessage);
+    breaker.tryAcquire()?.failure(new Error('down'));
+    expect(breaker.state).toBe('OPEN');
+    clock.advance(1_000);
+    const seen: string[] = [];
+    server = createServer((req, res) => {
+      const call = guard.admit(req);
+      if (call instanceof Refusal) throw new Error('expected a probe');
+      settleOnClose(res, call);
+      seen.push(req.url ?? '');
+      // The first never answers; the second answers while it waits its turn; the third never does.
+      if (req.url === '/answered') res.end('ok');
+    });
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    const socket = await pipelined(url, ['/slow', '/answered', '/silent']);
+    await until(() => seen.length === 3);
+    expect(breaker.stats().halfOpenInFlight).toBe(3);
+    socket.destroy();
+    await until(() => breaker.stats().halfOpenInFlight === 0);
+
+    // The answered one counts as the success it was, the other two as neither (the one failure
+    // is the one that opened the circuit).
+    expect(breaker.stats()).toMatchObject({ state: 'HALF_OPEN', successes: 1, failures: 1 });
+  });
+
+  it('leaves no listener on a keep-alive connection once its responses are over', async () => {
+    const registry = new Registry();
+    const guard = new HttpGuard<IncomingMessage>({ name: 'orders', registry, timeoutMs: 60_000 });
+    const sockets = new Set<Socket>();
+    server = createServer((req, res) => {
+      const call = guard.admit(req);
+      if (call instanceof Refusal) throw new Error('expected a permit');
+      settleOnClose(res, call);
+      sockets.add(req.socket);
+      setTimeout(() => res.end('ok'), req.url === '/first' ? 30 : 0);
+    });
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const socket = await pipelined(url, ['/first', '/second', '/third']);
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString();
+    });
+    await until(() => (received.match(/HTTP\/1\.1 200/g) ?? []).length === 3);
+    await until(() => registry.get('orders')?.stats().successes === 3);
+
+    const [connection] = [...sockets];
+    expect(sockets.size).toBe(1);
+    // The queued responses watched the connection until their own turn came; none still does.
+    const watching = connection?.listeners('close').filter((listener) => listener.name === 'responseOver');
+    expect(watching).toEqual([]);
+    socket.destroy();
   });
 });

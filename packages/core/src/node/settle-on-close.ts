@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { OutgoingMessage, type ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
 import type { HttpCall } from '../http/http-guard.js';
 
 // Taken once from Node's own prototypes. Express swaps the prototype of every response, and V8
@@ -35,13 +36,48 @@ export function settleEnded(res: ServerResponse, call: HttpCall): boolean {
 }
 
 /**
- * Settles `call` when `res` closes (see `settleEnded`). Node emits `close` once on every server
- * response, after `finish` as well as on a lost connection, so this one listener stands in for
- * on-finished's four (and its async resource) at a fraction of the cost. `finished` runs after a
- * finished response was counted.
+ * The connection a response waits for when it is queued behind another one on it (HTTP/1.1
+ * pipelining): Node gives such a response its socket only when the one before it finished, and
+ * when the connection drops first it emits neither `close` nor `finish` on it.
+ */
+function queuedOn(res: ServerResponse): Socket | undefined {
+  const socket = res.req?.socket;
+  return socket instanceof Socket && res.socket !== socket ? socket : undefined;
+}
+
+/**
+ * Calls `listener` once, when `res` is over: when it closes, which Node emits once on every
+ * server response (after `finish`, and on a lost connection). A call that holds a permit (a
+ * probe, a timed call) must give it back on every path, so for a response queued behind another
+ * on its connection (pipelining), the connection's own `close` counts too: Node emits nothing on
+ * such a response when the connection drops before its turn. A call that is only counted
+ * holds nothing, and skips that watch.
+ */
+export function onResponseOver(res: ServerResponse, call: HttpCall, listener: () => void): void {
+  const socket = call.holdsPermit ? queuedOn(res) : undefined;
+  if (socket === undefined) {
+    on.call(res, 'close', listener);
+    return;
+  }
+  let over = false;
+  const responseOver = (): void => {
+    if (over) return;
+    over = true;
+    socket.removeListener('close', responseOver);
+    listener();
+  };
+  on.call(res, 'close', responseOver);
+  if (socket.destroyed) responseOver();
+  else on.call(socket, 'close', responseOver);
+}
+
+/**
+ * Settles `call` when `res` is over (see `settleEnded` and `onResponseOver`). This one listener
+ * stands in for on-finished's four (and its async resource) at a fraction of the cost.
+ * `finished` runs after a finished response was counted.
  */
 export function settleOnClose(res: ServerResponse, call: HttpCall, finished?: () => void): void {
-  on.call(res, 'close', () => {
+  onResponseOver(res, call, () => {
     if (settleEnded(res, call)) finished?.();
   });
 }
