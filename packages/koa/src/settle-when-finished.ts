@@ -23,7 +23,6 @@ export function settleWhenFinished(res: ServerResponse, call: HttpCall, finished
   // A call that holds a permit also needs the connection watched (see `onResponseOver`), which
   // on-finished does not do for a response queued behind another; such calls are the rarer ones.
   const queue = call.holdsPermit ? undefined : (res as WatchedResponse).__onFinished?.queue;
-  if (!Array.isArray(queue)) settleOnClose(res, call, finished);
-  else if (finished === undefined) queue.push(() => settleEnded(res, call));
-  else queue.push(() => settleEnded(res, call) && finished());
+  if (Array.isArray(queue)) queue.push(() => settleEnded(res, call, finished));
+  else settleOnClose(res, call, finished);
 }

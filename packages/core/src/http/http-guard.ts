@@ -176,11 +176,6 @@ export class HttpGuard<Req> {
     return new Refusal(error, breaker);
   }
 
-  /** Whether `status` is a failure for `breaker`: the adapter's `failureStatusCodes`, else the registry's declaration, else ≥ 500. */
-  isFailure(breaker: CircuitBreaker, status: number): boolean {
-    return this.classifier(breaker.name)(status);
-  }
-
   /** The fallback engine for a breaker: the adapter's `fallback` option, else the registry's declaration for the name. */
   engine(name: string): FallbackEngine<Req> | undefined {
     if (this.fallbackOption === false) return undefined;
@@ -255,6 +250,7 @@ export class HttpGuard<Req> {
     return fresh;
   }
 
+  /** How statuses are classified for a breaker: the adapter's `failureStatusCodes`, else the registry's declaration, else ≥ 500. */
   private classifier(name: string): StatusClassifier {
     if (this.isFailureStatus !== undefined) return this.isFailureStatus;
     const codes = this.registry.declaration(name)?.failureStatusCodes;

@@ -23,16 +23,16 @@ function hasEnded(res: ServerResponse): boolean {
 
 /**
  * Settles `call` for a response that is over (closed, or finished): by the status it finished
- * with, or as neither success nor failure (`abort`) when the connection went away before it was
- * ended. Returns whether it was counted by its status.
+ * with, then `finished`, or as neither success nor failure (`abort`) when the connection went
+ * away before it was ended.
  */
-export function settleEnded(res: ServerResponse, call: HttpCall): boolean {
+export function settleEnded(res: ServerResponse, call: HttpCall, finished?: () => void): void {
   if (!hasEnded(res)) {
     call.abort();
-    return false;
+    return;
   }
   call.complete(res.statusCode);
-  return true;
+  finished?.();
 }
 
 /**
@@ -77,7 +77,5 @@ export function onResponseOver(res: ServerResponse, call: HttpCall, listener: ()
  * `finished` runs after a finished response was counted.
  */
 export function settleOnClose(res: ServerResponse, call: HttpCall, finished?: () => void): void {
-  onResponseOver(res, call, () => {
-    if (settleEnded(res, call)) finished?.();
-  });
+  onResponseOver(res, call, () => settleEnded(res, call, finished));
 }
