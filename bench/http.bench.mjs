@@ -9,11 +9,13 @@
 //   (a Williams design: use a multiple of the group size, or twice it for odd sizes, as rounds),
 //   and each is compared with the bare server of the same round: "vs bare" is the median of those
 //   per-round ratios, with their interquartile range;
+// - each scenario's measured run is cut into slices (--slices, default 4) taken in turn, so that a
+//   slow spell of the machine falls on every scenario of the round rather than on one;
 // - besides req/s, the server's own CPU time per request (user + system, from process.cpuUsage())
 //   is reported: it does not depend on how autocannon and the server shared the cores.
 // `--control` adds a second bare server per framework, compared with the first: the noise floor.
 //
-// Options: --rounds=N --duration=S (per measured run) --warmup=S --connections=N
+// Options: --rounds=N --duration=S (per measured run) --slices=N --warmup=S --connections=N
 //          --only=express,koa,fastify (not written to results/http.md) --control --pin=split|same|none
 //          --extra=fastify-hook,koa-passthrough,… adds diagnostic scenarios of server.mjs to their
 //          framework's group (not written to results/http.md either): `<framework>-passthrough` (Express,
@@ -22,7 +24,9 @@
 //          `express-reads` also reads `writableEnded` and `statusCode` in it, as a breaker must;
 //          `fastify-listener` is an onRequest hook that adds a `close` listener, `koa-listener` a middleware
 //          that does, `koa-onfinished` one that gives a callback to on-finished's `onFinished()`, and
-//          `koa-queue` one that pushes it onto the queue of the on-finished watcher Koa already keeps.
+//          `koa-queue` one that pushes it onto the queue of the on-finished watcher Koa already keeps;
+//          `express-channel`, `koa-channel` and `fastify-channel` watch the response through Node's
+//          `http.server.response.finish` diagnostics channel instead (a WeakMap entry per response).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -34,6 +38,7 @@ const ROUNDS = Number(args.get('rounds') ?? 12);
 const DURATION = Number(args.get('duration') ?? 2);
 const WARMUP = Number(args.get('warmup') ?? 1);
 const CONNECTIONS = Number(args.get('connections') ?? 32);
+const SLICES = Number(args.get('slices') ?? 4);
 const CONTROL = args.get('control') === 'true';
 const PIN = args.get('pin') ?? 'none';
 
@@ -81,17 +86,22 @@ function load(port, duration) {
   });
 }
 
-async function measure(scenario, server) {
+/** One slice of a scenario's measured run: its requests, seconds, server CPU time (µs) and p99 latency. */
+async function slice(scenario, server) {
   const before = await server.cpu();
-  const result = await load(server.port, DURATION);
+  const result = await load(server.port, DURATION / SLICES);
   const after = await server.cpu();
   if (result.non2xx > 0 || result.errors > 0)
     throw new Error(`${scenario}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-  return {
-    rps: result.requests.total / result.duration,
-    cpu: (after - before) / result.requests.total,
-    p99: result.latency.p99,
-  };
+  return { requests: result.requests.total, seconds: result.duration, cpu: after - before, p99: result.latency.p99 };
+}
+
+/** A scenario's sample for one round, from its slices: req/s, CPU µs per request, and the slices' median p99. */
+function combine(slices) {
+  const requests = slices.reduce((sum, s) => sum + s.requests, 0);
+  const seconds = slices.reduce((sum, s) => sum + s.seconds, 0);
+  const cpu = slices.reduce((sum, s) => sum + s.cpu, 0);
+  return { rps: requests / seconds, cpu: cpu / requests, p99: median(slices.map((s) => s.p99)) };
 }
 
 /**
@@ -132,8 +142,14 @@ for (let round = 0; round < ROUNDS; round++) {
       const order = williams(scenarios.length, round).map((i) => scenarios[i]);
       for (const scenario of order) servers.set(scenario, await startServer(scenario));
       for (const scenario of order) await load(servers.get(scenario).port, WARMUP);
+      // The measured run of each scenario is cut into slices taken in turn, so that a slow spell of
+      // the machine falls on every scenario of the round rather than on one.
+      const slices = new Map(order.map((scenario) => [scenario, []]));
+      for (let i = 0; i < SLICES; i++) {
+        for (const scenario of order) slices.get(scenario).push(await slice(scenario, servers.get(scenario)));
+      }
       for (const scenario of order) {
-        const sample = await measure(scenario, servers.get(scenario));
+        const sample = combine(slices.get(scenario));
         samples[scenario] = [...(samples[scenario] ?? []), sample];
         console.error(
           `round ${round + 1}/${ROUNDS} ${scenario.padEnd(24)} ${sample.rps.toFixed(0).padStart(7)} req/s  ${sample.cpu.toFixed(1).padStart(6)} µs CPU/req  p99 ${sample.p99} ms`,
@@ -153,7 +169,7 @@ function ratios(scenario, base) {
 }
 
 const rows = [
-  `HTTP overhead: ${ROUNDS} rounds, each starting fresh servers, warming each up ${WARMUP} s, then loading each for ${DURATION} s in turn (orders balanced across rounds); autocannon with ${CONNECTIONS} connections, no pipelining, in a separate process on 127.0.0.1${PIN === 'none' ? '' : ` (pinned: ${PIN})`}. Medians over rounds; "vs bare" is the median of per-round ratios to the same round's bare server, with the interquartile range; "CPU" is the server's own CPU time (user + system) per request, and its ratio is bare's CPU time over the scenario's. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
+  `HTTP overhead: ${ROUNDS} rounds, each starting fresh servers, warming each up ${WARMUP} s, then loading each for ${DURATION} s in ${SLICES} slices taken in turn (orders balanced across rounds); autocannon with ${CONNECTIONS} connections, no pipelining, in a separate process on 127.0.0.1${PIN === 'none' ? '' : ` (pinned: ${PIN})`}. Medians over rounds; "vs bare" is the median of per-round ratios to the same round's bare server, with the interquartile range; "CPU" is the server's own CPU time (user + system) per request, and its ratio is bare's CPU time over the scenario's. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
   '',
   '| framework | scenario | req/s (median) | vs bare (IQR) | CPU µs/req (median) | CPU vs bare (IQR) | p99 latency (ms) |',
   '|---|---|---:|---:|---:|---:|---:|',

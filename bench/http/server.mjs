@@ -21,6 +21,24 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   process.stdout.write(`CPU ${user} ${system}\n`);
 });
 
+/**
+ * Responses to watch, by the `http.server.response.finish` diagnostics channel: one subscriber
+ * for the process reads the status of each watched response when it finishes.
+ */
+function finishChannel() {
+  const channels = require('node:diagnostics_channel');
+  const watched = new WeakMap();
+  let sink = 0;
+  channels.subscribe('http.server.response.finish', ({ response }) => {
+    if (watched.get(response) !== undefined) {
+      watched.delete(response);
+      sink += response.statusCode;
+    }
+  });
+  process.on('exit', () => sink);
+  return watched;
+}
+
 function opossumMiddleware() {
   const CircuitBreaker = require('opossum');
   const onFinished = require('on-finished');
@@ -76,6 +94,18 @@ async function express() {
       },
       handler,
     );
+  } else if (scenario === 'express-channel') {
+    // The same reads, learning that the response finished from Node's diagnostics channel instead
+    // of a listener on the response: one subscriber for the process, a WeakMap entry per response.
+    const watched = finishChannel();
+    app.get(
+      '/hello',
+      (_req, res, next) => {
+        watched.set(res, 1);
+        next();
+      },
+      handler,
+    );
   } else if (scenario === 'express-opossum') {
     app.get('/hello', opossumMiddleware(), handler);
   } else {
@@ -108,6 +138,12 @@ async function koa() {
       onFinished(ctx.res, () => {});
       return next();
     });
+  } else if (scenario === 'koa-channel') {
+    const watched = finishChannel();
+    app.use((ctx, next) => {
+      watched.set(ctx.res, 1);
+      return next();
+    });
   } else if (scenario === 'koa-queue') {
     app.use((ctx, next) => {
       ctx.res.__onFinished.queue.push(() => {});
@@ -131,6 +167,13 @@ async function fastify() {
   } else if (scenario === 'fastify-listener') {
     app.addHook('onRequest', (_request, reply, next) => {
       reply.raw.on('close', () => {});
+      next();
+    });
+    app.get('/hello', async () => payload);
+  } else if (scenario === 'fastify-channel') {
+    const watched = finishChannel();
+    app.addHook('onRequest', (_request, reply, next) => {
+      watched.set(reply.raw, 1);
       next();
     });
     app.get('/hello', async () => payload);

@@ -1,6 +1,7 @@
 import {
   type Admission,
   type CircuitTimeoutError,
+  countWhenFinished,
   type FallbackEngine,
   type HttpCall,
   HttpGuard,
@@ -112,7 +113,7 @@ export function circuitBreaker(options: ExpressBreakerOptions): RequestHandler {
       return;
     }
     if (engine === undefined) {
-      settleOnClose(res, call);
+      countWhenFinished(res, call);
       call.armTimeout();
     } else {
       admittedWithFallback(req, res, call, engine);

@@ -217,6 +217,37 @@ describe.each(majors)('Express $major', ({ major, express }) => {
     expect(registry.get('b')?.state).toBe('CLOSED');
   });
 
+  it('counts a request under an app-wide and a route breaker once on each, with no listener on the response', async () => {
+    // Calls that hold no permit learn that the response finished from Node's diagnostics
+    // channel: a listener on an Express response is dear (see countWhenFinished).
+    const registry = new Registry();
+    const app = express();
+    const listeners: number[] = [];
+    app.use(circuitBreaker({ name: 'gateway', registry }));
+    app.get('/x', circuitBreaker({ name: 'orders', registry }), (req: Request, res: Response) => {
+      listeners.push(res.listenerCount('close'));
+      res.sendStatus(req.query.fail === '1' ? 502 : 200);
+    });
+    const bare = express();
+    bare.get('/x', (_req: Request, res: Response) => {
+      listeners.push(res.listenerCount('close'));
+      res.end();
+    });
+    const { url } = await listen(app);
+    const { url: bareUrl } = await listen(bare);
+
+    await request(`${url}/x`);
+    await request(`${url}/x?fail=1`);
+    await request(`${bareUrl}/x`);
+    await until(() => registry.get('orders')?.stats().totalCalls === 2);
+
+    for (const name of ['gateway', 'orders']) {
+      expect(registry.get(name)?.stats()).toMatchObject({ totalCalls: 2, successes: 1, failures: 1 });
+    }
+    expect(listeners[0]).toBe(listeners[2]);
+    expect(listeners[1]).toBe(listeners[2]);
+  });
+
   it('picks a breaker per request with key()', async () => {
     const registry = new Registry();
     const app = express();
