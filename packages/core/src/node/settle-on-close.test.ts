@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ManualClock, pipelined } from '../../../../test/support/index.js';
+import { ManualClock, pipelined, until } from '../../../../test/support/index.js';
 import { HttpGuard, Refusal } from '../http/http-guard.js';
 import { Registry } from '../registry/registry.js';
 import { settleOnClose } from './settle-on-close.js';
@@ -29,13 +29,6 @@ async function serve(
   });
   await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, registry };
-}
-
-async function until(check: () => boolean): Promise<void> {
-  for (let waited = 0; !check(); waited += 5) {
-    if (waited > 5_000) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 describe('settleOnClose', () => {
