@@ -42,6 +42,8 @@ const SLICES = Number(args.get('slices') ?? 4);
 const CONTROL = args.get('control') === 'true';
 const PIN = args.get('pin') ?? 'none';
 
+if (!(Number.isInteger(SLICES) && SLICES >= 1))
+  throw new TypeError(`--slices: got ${args.get('slices')}, expected an integer of at least 1`);
 if (!['none', 'split', 'same'].includes(PIN)) throw new TypeError(`--pin: got ${PIN}, expected split, same or none`);
 // split: autocannon on CPU 0, the server on CPU 1; same: both on CPU 1.
 if (PIN !== 'none') execFileSync('taskset', ['-a', '-p', '-c', PIN === 'split' ? '0' : '1', String(process.pid)]);
