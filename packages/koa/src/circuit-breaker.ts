@@ -154,21 +154,36 @@ export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next:
     if (engine.wantsResponse(info) && ctx.respond !== false) captured = sentBody(ctx);
   }
 
-  return async function breakwater(ctx: Context, next: Next): Promise<void> {
-    const admission = guard.admit(ctx);
-    if (admission instanceof Refusal) {
-      setResponse(ctx, await guard.refusal(requestInfo(ctx), ctx, admission.error, admission.breaker));
-      return;
+  async function refuse(ctx: Context, refusal: Refusal): Promise<void> {
+    setResponse(ctx, await guard.refusal(requestInfo(ctx), ctx, refusal.error, refusal.breaker));
+  }
+
+  // Not an async function: the common path (a closed circuit, no fallback) hands back the chain's
+  // own promise with one rejection handler, where `await next()` costs an async function's promise
+  // and a resumption on every request.
+  return function breakwater(ctx: Context, next: Next): Promise<void> {
+    let admission: HttpCall;
+    try {
+      const admitted = guard.admit(ctx);
+      if (admitted instanceof Refusal) return refuse(ctx, admitted);
+      admission = admitted;
+      const engine = admission.engine<Context>();
+      if (engine !== undefined) return withFallback(ctx, next, admission, engine);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const engine = admission.engine<Context>();
-    if (engine !== undefined) return withFallback(ctx, next, admission, engine);
     settleWhenFinished(ctx.res, admission);
     admission.armTimeout();
+    let downstream: Promise<unknown>;
     try {
-      await next();
+      downstream = Promise.resolve(next());
     } catch (error) {
       settleThrown(admission, error);
-      throw error;
+      return Promise.reject(error);
     }
+    return downstream.then(undefined, (error: unknown) => {
+      settleThrown(admission, error);
+      throw error;
+    }) as Promise<void>;
   };
 }

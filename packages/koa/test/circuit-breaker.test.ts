@@ -143,6 +143,34 @@ describe.each(majors)('Koa $major', ({ Koa }) => {
     expect(registry.get('orders')?.stats()).toMatchObject({ failures: 2, successes: 1 });
   });
 
+  it('always answers with a promise: a throwing key() or next() rejects it, and a throwing next() is a failure', async () => {
+    const registry = new Registry();
+    const keyFailure = new Error('no tenant');
+    const throwingKey = circuitBreaker({
+      registry,
+      key: () => {
+        throw keyFailure;
+      },
+    });
+    const ctx = { res: {} } as unknown as Context;
+    const keyed = throwingKey(ctx, async () => {});
+    expect(keyed).toBeInstanceOf(Promise);
+    await expect(keyed).rejects.toBe(keyFailure);
+
+    const nextFailure = new Error('router broke');
+    const middleware = circuitBreaker({ name: 'orders', registry });
+    const app = createApp(Koa);
+    app.use((context: Context) =>
+      middleware(context, () => {
+        throw nextFailure;
+      }),
+    );
+    const { url } = await listen(app.callback());
+
+    expect((await request(`${url}/x`)).status).toBe(500);
+    expect(registry.get('orders')?.stats()).toMatchObject({ failures: 1, successes: 0 });
+  });
+
   it('lets the isFailure option ignore thrown errors', async () => {
     const registry = new Registry();
     const app = createApp(Koa);
