@@ -13,10 +13,13 @@
 //   slow spell of the machine falls on every scenario of the round rather than on one;
 // - besides req/s, the server's own CPU time per request (user + system, from process.cpuUsage())
 //   is reported: it does not depend on how autocannon and the server shared the cores.
+// - only the server being loaded runs: the others are paused (SIGSTOP) meanwhile, so that what a
+//   server does once its load stops (V8's idle-time GC, memory reducer, compilation) is not done
+//   during another server's measured run (`--pause-idle=false` turns this off);
 // `--control` adds a second bare server per framework, compared with the first: the noise floor.
 //
 // Options: --rounds=N --duration=S (per measured run) --slices=N --warmup=S --connections=N
-//          --only=express,koa,fastify (not written to results/http.md) --control --pin=split|same|none
+//          --only=express,koa,fastify (not written to results/http.md) --control --pin=split|same|none --pause-idle=true|false
 //          --extra=fastify-hook,koa-passthrough,… adds diagnostic scenarios of server.mjs to their
 //          framework's group (not written to results/http.md either): `<framework>-passthrough` (Express,
 //          Koa) and `fastify-hook` are a middleware or hook that does nothing, the floor for any breaker;
@@ -41,9 +44,11 @@ const CONNECTIONS = Number(args.get('connections') ?? 32);
 const SLICES = Number(args.get('slices') ?? 4);
 const CONTROL = args.get('control') === 'true';
 const PIN = args.get('pin') ?? 'none';
+const PAUSE = args.get('pause-idle') ?? 'true';
 
 if (!(Number.isInteger(SLICES) && SLICES >= 1))
   throw new TypeError(`--slices: got ${args.get('slices')}, expected an integer of at least 1`);
+if (!['true', 'false'].includes(PAUSE)) throw new TypeError(`--pause-idle: got ${PAUSE}, expected true or false`);
 if (!['none', 'split', 'same'].includes(PIN)) throw new TypeError(`--pin: got ${PIN}, expected split, same or none`);
 // split: autocannon on CPU 0, the server on CPU 1; same: both on CPU 1.
 if (PIN !== 'none') execFileSync('taskset', ['-a', '-p', '-c', PIN === 'split' ? '0' : '1', String(process.pid)]);
@@ -143,12 +148,19 @@ for (let round = 0; round < ROUNDS; round++) {
     try {
       const order = williams(scenarios.length, round).map((i) => scenarios[i]);
       for (const scenario of order) servers.set(scenario, await startServer(scenario));
-      for (const scenario of order) await load(servers.get(scenario).port, WARMUP);
+      // Only the server under load runs: the others are paused, so that the work a server does once
+      // its load stops (V8's idle-time and memory-reducing GCs, compilation) is done in its own
+      // next turn, not in another server's measured run.
+      const running = (scenario) => {
+        if (PAUSE === 'true') for (const [name, { child }] of servers) child.kill(name === scenario ? 'SIGCONT' : 'SIGSTOP');
+        return servers.get(scenario);
+      };
+      for (const scenario of order) await load(running(scenario).port, WARMUP);
       // The measured run of each scenario is cut into slices taken in turn, so that a slow spell of
       // the machine falls on every scenario of the round rather than on one.
       const slices = new Map(order.map((scenario) => [scenario, []]));
       for (let i = 0; i < SLICES; i++) {
-        for (const scenario of order) slices.get(scenario).push(await slice(scenario, servers.get(scenario)));
+        for (const scenario of order) slices.get(scenario).push(await slice(scenario, running(scenario)));
       }
       for (const scenario of order) {
         const sample = combine(slices.get(scenario));
@@ -158,7 +170,7 @@ for (let round = 0; round < ROUNDS; round++) {
         );
       }
     } finally {
-      for (const { child } of servers.values()) child.kill();
+      for (const { child } of servers.values()) child.kill('SIGKILL');
     }
   }
 }
@@ -171,7 +183,7 @@ function ratios(scenario, base) {
 }
 
 const rows = [
-  `HTTP overhead: ${ROUNDS} rounds, each starting fresh servers, warming each up ${WARMUP} s, then loading each for ${DURATION} s in ${SLICES} slices taken in turn (orders balanced across rounds); autocannon with ${CONNECTIONS} connections, no pipelining, in a separate process on 127.0.0.1${PIN === 'none' ? '' : ` (pinned: ${PIN})`}. Medians over rounds; "vs bare" is the median of per-round ratios to the same round's bare server, with the interquartile range; "CPU" is the server's own CPU time (user + system) per request, and its ratio is bare's CPU time over the scenario's. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
+  `HTTP overhead: ${ROUNDS} rounds, each starting fresh servers, warming each up ${WARMUP} s, then loading each for ${DURATION} s in ${SLICES} slices taken in turn (orders balanced across rounds${PAUSE === 'true' ? '; the servers not under load paused' : ''}); autocannon with ${CONNECTIONS} connections, no pipelining, in a separate process on 127.0.0.1${PIN === 'none' ? '' : ` (pinned: ${PIN})`}. Medians over rounds; "vs bare" is the median of per-round ratios to the same round's bare server, with the interquartile range; "CPU" is the server's own CPU time (user + system) per request, and its ratio is bare's CPU time over the scenario's. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
   '',
   '| framework | scenario | req/s (median) | vs bare (IQR) | CPU µs/req (median) | CPU vs bare (IQR) | p99 latency (ms) |',
   '|---|---|---:|---:|---:|---:|---:|',
