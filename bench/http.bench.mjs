@@ -152,7 +152,8 @@ for (let round = 0; round < ROUNDS; round++) {
       // its load stops (V8's idle-time and memory-reducing GCs, compilation) is done in its own
       // next turn, not in another server's measured run.
       const running = (scenario) => {
-        if (PAUSE === 'true') for (const [name, { child }] of servers) child.kill(name === scenario ? 'SIGCONT' : 'SIGSTOP');
+        if (PAUSE === 'true')
+          for (const [name, { child }] of servers) child.kill(name === scenario ? 'SIGCONT' : 'SIGSTOP');
         return servers.get(scenario);
       };
       for (const scenario of order) await load(running(scenario).port, WARMUP);
