@@ -4,7 +4,12 @@
 //
 // The machine is small and noisy (server and autocannon share its cores), so:
 // - every round starts fresh server processes for a framework (a process's own JIT and memory
-//   layout can make it a few % faster or slower than its twin) and warms each one up first;
+//   layout can make it a few % faster or slower than its twin) and warms each one up first, with
+//   two loads: when the first load's connections close, V8 throws away the optimized code of
+//   Node's own HTTP and stream functions that it had built on what it saw so far (about 30
+//   functions, "code dependencies"), and re-optimizes them during the next second or so of load.
+//   Measuring right after a single warm-up load measured that re-optimization, and how quickly a
+//   process went through it;
 // - within a round the scenarios run back to back, in orders that balance position and carry-over
 //   (a Williams design: use a multiple of the group size, or twice it for odd sizes, as rounds),
 //   and each is compared with the bare server of the same round: "vs bare" is the median of those
@@ -17,8 +22,9 @@
 //   server does once its load stops (V8's idle-time GC, memory reducer, compilation) is not done
 //   during another server's measured run (`--pause-idle=false` turns this off);
 // `--control` adds a second bare server per framework, compared with the first: the noise floor.
+// `--out=<name>.md` writes the table to bench/results/<name>.md (a full run always writes http.md).
 //
-// Options: --rounds=N --duration=S (per measured run) --slices=N --warmup=S --connections=N
+// Options: --rounds=N --duration=S (per measured run) --slices=N --warmup=S (each of the two warm-up loads) --connections=N
 //          --only=express,koa,fastify (not written to results/http.md) --control --pin=split|same|none --pause-idle=true|false
 //          --extra=fastify-hook,koa-passthrough,… adds diagnostic scenarios of server.mjs to their
 //          framework's group (not written to results/http.md either): `<framework>-passthrough` (Express,
@@ -45,10 +51,13 @@ const SLICES = Number(args.get('slices') ?? 4);
 const CONTROL = args.get('control') === 'true';
 const PIN = args.get('pin') ?? 'none';
 const PAUSE = args.get('pause-idle') ?? 'true';
+const OUT = args.get('out');
 
 if (!(Number.isInteger(SLICES) && SLICES >= 1))
   throw new TypeError(`--slices: got ${args.get('slices')}, expected an integer of at least 1`);
 if (!['true', 'false'].includes(PAUSE)) throw new TypeError(`--pause-idle: got ${PAUSE}, expected true or false`);
+if (OUT !== undefined && !/^[\w-]+\.md$/.test(OUT))
+  throw new TypeError(`--out: got ${OUT}, expected a file name such as http-floor.md (written to bench/results/)`);
 if (!['none', 'split', 'same'].includes(PIN)) throw new TypeError(`--pin: got ${PIN}, expected split, same or none`);
 // split: autocannon on CPU 0, the server on CPU 1; same: both on CPU 1.
 if (PIN !== 'none') execFileSync('taskset', ['-a', '-p', '-c', PIN === 'split' ? '0' : '1', String(process.pid)]);
@@ -137,7 +146,7 @@ const spread = (ratios) =>
 const selected = selectedGroups((name) => (CONTROL ? [`${name}-control`] : []));
 const count = selected.reduce((sum, [, scenarios]) => sum + scenarios.length, 0);
 console.error(
-  `${ROUNDS} rounds × ${count} servers × (${WARMUP} s warm-up + ${DURATION} s): about ${Math.ceil((ROUNDS * count * (WARMUP + DURATION + 0.4)) / 60)} min`,
+  `${ROUNDS} rounds × ${count} servers × (2 × ${WARMUP} s warm-up + ${DURATION} s): about ${Math.ceil((ROUNDS * count * (2 * WARMUP + DURATION + 0.5)) / 60)} min`,
 );
 
 /** samples[scenario] = one { rps, cpu, p99 } per round. */
@@ -156,7 +165,11 @@ for (let round = 0; round < ROUNDS; round++) {
           for (const [name, { child }] of servers) child.kill(name === scenario ? 'SIGCONT' : 'SIGSTOP');
         return servers.get(scenario);
       };
-      for (const scenario of order) await load(running(scenario).port, WARMUP);
+      // Two warm-up loads: the first one's end makes V8 deoptimize part of Node's HTTP code, the
+      // second lets it re-optimize (see the top of this file).
+      for (let pass = 0; pass < 2; pass++) {
+        for (const scenario of order) await load(running(scenario).port, WARMUP);
+      }
       // The measured run of each scenario is cut into slices taken in turn, so that a slow spell of
       // the machine falls on every scenario of the round rather than on one.
       const slices = new Map(order.map((scenario) => [scenario, []]));
@@ -184,7 +197,7 @@ function ratios(scenario, base) {
 }
 
 const rows = [
-  `HTTP overhead: ${ROUNDS} rounds, each starting fresh servers, warming each up ${WARMUP} s, then loading each for ${DURATION} s in ${SLICES} slices taken in turn (orders balanced across rounds${PAUSE === 'true' ? '; the servers not under load paused' : ''}); autocannon with ${CONNECTIONS} connections, no pipelining, in a separate process on 127.0.0.1${PIN === 'none' ? '' : ` (pinned: ${PIN})`}. Medians over rounds; "vs bare" is the median of per-round ratios to the same round's bare server, with the interquartile range; "CPU" is the server's own CPU time (user + system) per request, and its ratio is bare's CPU time over the scenario's. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
+  `HTTP overhead: ${ROUNDS} rounds, each starting fresh servers, warming each up with two loads of ${WARMUP} s, then loading each for ${DURATION} s in ${SLICES} slices taken in turn (orders balanced across rounds${PAUSE === 'true' ? '; the servers not under load paused' : ''}); autocannon with ${CONNECTIONS} connections, no pipelining, in a separate process on 127.0.0.1${PIN === 'none' ? '' : ` (pinned: ${PIN})`}. Medians over rounds; "vs bare" is the median of per-round ratios to the same round's bare server, with the interquartile range; "CPU" is the server's own CPU time (user + system) per request, and its ratio is bare's CPU time over the scenario's. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
   '',
   '| framework | scenario | req/s (median) | vs bare (IQR) | CPU µs/req (median) | CPU vs bare (IQR) | p99 latency (ms) |',
   '|---|---|---:|---:|---:|---:|---:|',
@@ -210,8 +223,10 @@ for (const [framework] of selected) {
 }
 const table = [...rows, ...(versus.length > 0 ? ['', ...versus] : [])].join('\n');
 console.log(table);
-// Only a full run replaces the recorded results.
-if (fullRun) {
+// Only a full run replaces the recorded results; any run can be kept under a name of its own.
+const command = `pnpm bench:http ${process.argv.slice(2).join(' ')}`.trim();
+for (const name of [...(fullRun ? ['http.md'] : []), ...(OUT === undefined ? [] : [OUT])]) {
   mkdirSync(fileURLToPath(new URL('./results', import.meta.url)), { recursive: true });
-  writeFileSync(new URL('./results/http.md', import.meta.url), `${table}\n`);
+  const text = name === 'http.md' ? table : `\`${command}\`\n\n${table}`;
+  writeFileSync(new URL(`./results/${name}`, import.meta.url), `${text}\n`);
 }
