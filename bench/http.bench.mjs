@@ -56,8 +56,10 @@ const OUT = args.get('out');
 if (!(Number.isInteger(SLICES) && SLICES >= 1))
   throw new TypeError(`--slices: got ${args.get('slices')}, expected an integer of at least 1`);
 if (!['true', 'false'].includes(PAUSE)) throw new TypeError(`--pause-idle: got ${PAUSE}, expected true or false`);
-if (OUT !== undefined && !/^[\w-]+\.md$/.test(OUT))
-  throw new TypeError(`--out: got ${OUT}, expected a file name such as http-floor.md (written to bench/results/)`);
+if (OUT !== undefined && (!/^[\w-]+\.md$/.test(OUT) || OUT === 'http.md'))
+  throw new TypeError(
+    `--out: got ${OUT}, expected a file name such as http-floor.md (written to bench/results/), other than http.md`,
+  );
 if (!['none', 'split', 'same'].includes(PIN)) throw new TypeError(`--pin: got ${PIN}, expected split, same or none`);
 // split: autocannon on CPU 0, the server on CPU 1; same: both on CPU 1.
 if (PIN !== 'none') execFileSync('taskset', ['-a', '-p', '-c', PIN === 'split' ? '0' : '1', String(process.pid)]);
