@@ -8,7 +8,8 @@
 // `measured` more, dump, and divide. Two loads, because the first one's connections closing makes
 // V8 deoptimize part of Node's own HTTP and stream code, which it re-optimizes during the next
 // load: counted after a single warm-up load, that re-optimization (Node's HTTP functions still in
-// the baseline tier) was part of the count. Reported is the event loop's thread (the main thread): it bounds throughput.
+// the baseline tier) was part of the count. Reported is the event loop's thread (the main
+// thread): it bounds throughput.
 // V8's worker threads (compilation, GC helpers) are reported alongside, as "all threads".
 //
 // Needs valgrind (`apt-get install -y valgrind`). About 25 min on two cores.

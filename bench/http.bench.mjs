@@ -46,6 +46,8 @@ import { args, fullRun, peers, selectedGroups, serverPath } from './http/scenari
 const ROUNDS = Number(args.get('rounds') ?? 12);
 const DURATION = Number(args.get('duration') ?? 2);
 const WARMUP = Number(args.get('warmup') ?? 1);
+/** Warm-up loads per server: the first one's end deoptimizes part of Node's HTTP code, the next re-optimizes it. */
+const WARMUP_LOADS = 2;
 const CONNECTIONS = Number(args.get('connections') ?? 32);
 const SLICES = Number(args.get('slices') ?? 4);
 const CONTROL = args.get('control') === 'true';
@@ -148,7 +150,7 @@ const spread = (ratios) =>
 const selected = selectedGroups((name) => (CONTROL ? [`${name}-control`] : []));
 const count = selected.reduce((sum, [, scenarios]) => sum + scenarios.length, 0);
 console.error(
-  `${ROUNDS} rounds × ${count} servers × (2 × ${WARMUP} s warm-up + ${DURATION} s): about ${Math.ceil((ROUNDS * count * (2 * WARMUP + DURATION + 0.5)) / 60)} min`,
+  `${ROUNDS} rounds × ${count} servers × (${WARMUP_LOADS} × ${WARMUP} s warm-up + ${DURATION} s): about ${Math.ceil((ROUNDS * count * (WARMUP_LOADS * WARMUP + DURATION + 0.5)) / 60)} min`,
 );
 
 /** samples[scenario] = one { rps, cpu, p99 } per round. */
@@ -167,9 +169,8 @@ for (let round = 0; round < ROUNDS; round++) {
           for (const [name, { child }] of servers) child.kill(name === scenario ? 'SIGCONT' : 'SIGSTOP');
         return servers.get(scenario);
       };
-      // Two warm-up loads: the first one's end makes V8 deoptimize part of Node's HTTP code, the
-      // second lets it re-optimize (see the top of this file).
-      for (let pass = 0; pass < 2; pass++) {
+      // Warm-up loads taken in turn (see WARMUP_LOADS and the top of this file).
+      for (let pass = 0; pass < WARMUP_LOADS; pass++) {
         for (const scenario of order) await load(running(scenario).port, WARMUP);
       }
       // The measured run of each scenario is cut into slices taken in turn, so that a slow spell of
@@ -199,7 +200,7 @@ function ratios(scenario, base) {
 }
 
 const rows = [
-  `HTTP overhead: ${ROUNDS} rounds, each starting fresh servers, warming each up with two loads of ${WARMUP} s, then loading each for ${DURATION} s in ${SLICES} slices taken in turn (orders balanced across rounds${PAUSE === 'true' ? '; the servers not under load paused' : ''}); autocannon with ${CONNECTIONS} connections, no pipelining, in a separate process on 127.0.0.1${PIN === 'none' ? '' : ` (pinned: ${PIN})`}. Medians over rounds; "vs bare" is the median of per-round ratios to the same round's bare server, with the interquartile range; "CPU" is the server's own CPU time (user + system) per request, and its ratio is bare's CPU time over the scenario's. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
+  `HTTP overhead: ${ROUNDS} rounds, each starting fresh servers, warming each up with ${WARMUP_LOADS} loads of ${WARMUP} s, then loading each for ${DURATION} s in ${SLICES} slices taken in turn (orders balanced across rounds${PAUSE === 'true' ? '; the servers not under load paused' : ''}); autocannon with ${CONNECTIONS} connections, no pipelining, in a separate process on 127.0.0.1${PIN === 'none' ? '' : ` (pinned: ${PIN})`}. Medians over rounds; "vs bare" is the median of per-round ratios to the same round's bare server, with the interquartile range; "CPU" is the server's own CPU time (user + system) per request, and its ratio is bare's CPU time over the scenario's. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
   '',
   '| framework | scenario | req/s (median) | vs bare (IQR) | CPU µs/req (median) | CPU vs bare (IQR) | p99 latency (ms) |',
   '|---|---|---:|---:|---:|---:|---:|',
@@ -227,8 +228,9 @@ const table = [...rows, ...(versus.length > 0 ? ['', ...versus] : [])].join('\n'
 console.log(table);
 // Only a full run replaces the recorded results; any run can be kept under a name of its own.
 const command = `pnpm bench:http ${process.argv.slice(2).join(' ')}`.trim();
-for (const name of [...(fullRun ? ['http.md'] : []), ...(OUT === undefined ? [] : [OUT])]) {
-  mkdirSync(fileURLToPath(new URL('./results', import.meta.url)), { recursive: true });
+const outputs = [...(fullRun ? ['http.md'] : []), ...(OUT === undefined ? [] : [OUT])];
+if (outputs.length > 0) mkdirSync(fileURLToPath(new URL('./results', import.meta.url)), { recursive: true });
+for (const name of outputs) {
   const text = name === 'http.md' ? table : `\`${command}\`\n\n${table}`;
   writeFileSync(new URL(`./results/${name}`, import.meta.url), `${text}\n`);
 }
