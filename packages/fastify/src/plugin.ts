@@ -142,6 +142,11 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     (request as unknown as Record<symbol, Tracked | null | undefined>)[kTracked];
   /** Routes by their key (see `routeKeys`), which Fastify makes once per route. */
   const routes = new WeakMap<object, Route>();
+  /**
+   * The default breaker names made when routes were declared, by themselves: a request passes
+   * the very string its breaker was made with, which a guard finds without comparing characters.
+   */
+  const declaredNames = new Map<string, string>();
 
   function guardFor(settings: unknown): Guard | undefined {
     if (settings === undefined || settings === true) return guard;
@@ -190,6 +195,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     let name = route.names.get(method);
     if (name === undefined) {
       name = `${method} ${route.url}`;
+      name = declaredNames.get(name) ?? name;
       route.names.set(method, name);
     }
     route.method = method;
@@ -272,7 +278,10 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       if (routeGuard === undefined) return;
       if (!keyed.has(routeGuard)) {
         for (const method of ([] as string[]).concat(route.method)) {
-          if (method !== 'HEAD') routeGuard.breakerFor(undefined as never, `${method} ${route.url}`);
+          if (method === 'HEAD') continue;
+          const name = `${method} ${route.url}`;
+          declaredNames.set(name, name);
+          routeGuard.breakerFor(undefined as never, name);
         }
       }
     } catch (error) {

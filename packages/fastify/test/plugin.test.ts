@@ -383,11 +383,15 @@ describe.each(frameworks)('%s', (_label, fastify) => {
       recoveryTimeoutMs: 1_000,
       halfOpenMaxRequests: 3,
       successThreshold: 3,
+      onOpen: () => {
+        refused++;
+      },
     });
     let failing = true;
     let inside = 0;
     let peak = 0;
     let entries = 0;
+    let refused = 0;
     const release = gate();
     app.get('/probe', async (_request, reply) => {
       if (failing) return reply.code(500).send('down');
@@ -405,8 +409,9 @@ describe.each(frameworks)('%s', (_label, fastify) => {
     const answers = Promise.all(
       Array.from({ length: 50 }, () => fetch(`${url}/probe`).then((response) => response.status)),
     );
-    await until(() => entries === 3);
-    await delay(50);
+    // Every request must have reached the breaker before the probes end: once they succeed the
+    // circuit closes, and a request that only arrived then would be let in.
+    await until(() => entries === 3 && refused === 47);
     release.open();
     const statuses = await answers;
     expect(peak).toBe(3);

@@ -3,13 +3,19 @@ import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
 import { type CircuitBreakerOptions, type ResolvedOptions, resolveOptions, systemClock } from '../options.js';
 import { rulesFromOptions } from '../rules/rules-from-options.js';
 import type { TripRule } from '../rules/trip-rule.js';
-import { RollingWindow, type WindowCounts } from '../window/rolling-window.js';
-import { coarseNow } from './coarse-clock.js';
+import { RollingWindow, WINDOW_BUCKETS, type WindowCounts } from '../window/rolling-window.js';
+import { coarseNow, PERIOD_MS } from './coarse-clock.js';
 import { Deadlines, TimedCall } from './deadlines.js';
 import { type CircuitBreakerEvents, Emitter } from './events.js';
 import { Outcome, Permit, type PermitOwner } from './permit.js';
 import { CircuitState } from './state.js';
 import type { BreakerSync, SharedState, SyncTarget } from './sync.js';
+
+/**
+ * Narrowest bucket for which successes are counted with the coarse clock: a hundred of its
+ * {@link PERIOD_MS} ticks, so that a reading's age is at most about 1% of a bucket.
+ */
+const ROUGH_BUCKET_MS = 100 * PERIOD_MS;
 
 /** Plain-object snapshot of a breaker, as `stats()` returns it. */
 export interface CircuitBreakerStats {
@@ -79,12 +85,6 @@ interface BreakerGroup {
  */
 export interface UntimedHandlers {
   readonly succeeded: () => void;
-  /**
-   * `succeeded`, but counted at the clock's exact time instead of the coarse clock's: for
-   * callers that settle a few calls per event-loop turn (an HTTP server), where one clock
-   * reading per call costs less than the coarse clock's `setImmediate` per turn.
-   */
-  readonly succeededNow: () => void;
   readonly failed: (error: unknown) => void;
 }
 
@@ -124,12 +124,16 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   /** Reused for every rule check, so recording a call allocates nothing. */
   private tripInput: { window: Readonly<WindowCounts>; consecutiveFailures: number } | undefined;
   private groupList: BreakerGroup[] | undefined;
+  /** Whether successes may be counted with the coarse clock (see `roughNow`). */
+  private readonly roughClock: boolean;
 
   constructor(options: CircuitBreakerOptions) {
     super();
     this.options = resolveOptions(options);
     this.rules = rulesFromOptions(this.options);
     this.window = new RollingWindow(this.options.metricsWindowMs);
+    this.roughClock =
+      this.options.clock === systemClock && this.options.metricsWindowMs / WINDOW_BUCKETS >= ROUGH_BUCKET_MS;
     this.lastStateChangeAt = this.options.clock.now();
   }
 
@@ -469,10 +473,13 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     );
   }
 
-  /** The clock, or with the system clock a reading up to one event-loop turn old (see `coarseNow`). */
+  /**
+   * The clock, or with the system clock and buckets of at least {@link ROUGH_BUCKET_MS} a reading
+   * up to a few milliseconds old (see `coarseNow`): where a success lands within its bucket does
+   * not matter then.
+   */
   private roughNow(): number {
-    const clock = this.options.clock;
-    return clock === systemClock ? coarseNow() : clock.now();
+    return this.roughClock ? coarseNow() : this.options.clock.now();
   }
 
   /**
@@ -516,9 +523,6 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     const handlers: UntimedHandlers = {
       succeeded: () => {
         if (generation === this.generation) this.countUntimedSuccess(this.roughNow());
-      },
-      succeededNow: () => {
-        if (generation === this.generation) this.countUntimedSuccess(this.options.clock.now());
       },
       failed: (error: unknown) => {
         if (generation !== this.generation) return;

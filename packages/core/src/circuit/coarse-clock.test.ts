@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { coarseNow } from './coarse-clock.js';
+import { coarseNow, PERIOD_MS, ticking } from './coarse-clock.js';
 
 const busyWait = (ms: number) => {
   const until = Date.now() + ms;
@@ -7,6 +7,8 @@ const busyWait = (ms: number) => {
     // spin: no turn of the event loop
   }
 };
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('coarseNow', () => {
   it('reads Date.now()', () => {
@@ -16,10 +18,10 @@ describe('coarseNow', () => {
     expect(now).toBeLessThanOrEqual(Date.now());
   });
 
-  it('keeps one reading within a turn, for a bounded number of reads', () => {
+  it('keeps one reading between ticks, for a bounded number of reads', () => {
     const first = coarseNow();
     busyWait(5);
-    // Within the same turn and the reuse budget, the reading is reused...
+    // Before the ticker runs and within the reuse budget, the reading is reused...
     expect(coarseNow()).toBe(first);
     // ...but a loop that never yields still sees time move within 64 reads.
     let latest = first;
@@ -27,18 +29,32 @@ describe('coarseNow', () => {
     expect(latest).toBeGreaterThan(first);
   });
 
-  it('reads the clock afresh after the event loop turns', async () => {
+  it('reads the clock afresh after a tick', async () => {
     const first = coarseNow();
-    busyWait(5);
-    await new Promise((resolve) => setImmediate(resolve));
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(coarseNow()).toBeGreaterThan(first);
+    await sleep(PERIOD_MS * 2 + 5);
+    const later = coarseNow();
+    expect(later).toBeGreaterThan(first);
+    expect(later).toBeGreaterThanOrEqual(Date.now() - PERIOD_MS * 2);
   });
 
-  it('arms nothing while unused', async () => {
+  it('stays within a few periods of the clock while read now and then', async () => {
+    // Fewer reads than the reuse budget: only the ticker moves the reading on. Without it, the
+    // first reading would be ~180 ms old by the end; the bound leaves room for a busy machine.
+    let worst = 0;
+    for (let i = 0; i < 60; i++) {
+      worst = Math.max(worst, Date.now() - coarseNow());
+      await sleep(3);
+    }
+    expect(worst).toBeLessThanOrEqual(PERIOD_MS * 6);
+  });
+
+  it('stops its ticker once no one reads', async () => {
     coarseNow();
-    await new Promise((resolve) => setImmediate(resolve));
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(process.getActiveResourcesInfo().filter((kind) => kind === 'Immediate')).toEqual([]);
+    expect(ticking()).toBe(true);
+    await sleep(PERIOD_MS * 4);
+    expect(ticking()).toBe(false);
+    // The next reading starts it again.
+    coarseNow();
+    expect(ticking()).toBe(true);
   });
 });

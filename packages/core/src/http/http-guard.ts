@@ -399,7 +399,7 @@ export class HttpCall {
     }
     this.settled = true;
     if (this.permit === undefined) {
-      (this.counted as UntimedHandlers).succeededNow();
+      (this.counted as UntimedHandlers).succeeded();
       return;
     }
     this.disarm();

@@ -1,5 +1,5 @@
 import { createServer, IncomingMessage, type Server, ServerResponse } from 'node:http';
-import { type AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, connect, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../../../../test/support/index.js';
 import { type HttpCall, HttpGuard, type HttpOptions, Refusal } from '../http/http-guard.js';
@@ -99,6 +99,33 @@ describe('countWhenFinished', () => {
     for (const name of ['gateway', 'orders', 'users']) {
       expect(registry.get(name)?.stats()).toMatchObject({ totalCalls: 1, failures: 1 });
     }
+  });
+
+  it('counts each response of a connection, pipelined ones included', async () => {
+    const { url, registry, listeners } = await serve((req, res) => {
+      res.statusCode = req.url === '/fail' ? 500 : 200;
+      // The first answer waits, so that the second request queues behind it on the connection.
+      if (req.url === '/slow') setTimeout(() => res.end('slow'), 30);
+      else res.end('done');
+    });
+    const { port } = new URL(url);
+    const socket = connect(Number(port), '127.0.0.1');
+    let received = '';
+    socket.on('data', (chunk) => {
+      received += chunk;
+    });
+    socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /fail HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => registry.get('orders')?.stats().totalCalls === 2);
+    socket.write('GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await until(() => registry.get('orders')?.stats().totalCalls === 3);
+    // Each body runs straight into the next status line: no `^` in these patterns.
+    await until(() => (received.match(/HTTP\/1\.1 \d+/g) ?? []).length === 3);
+    socket.destroy();
+
+    expect(received.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 500', 'HTTP/1.1 200']);
+    expect(registry.get('orders')?.stats()).toMatchObject({ successes: 2, failures: 1 });
+    // The pipelined response had no connection yet when it was watched: it got a listener.
+    expect(listeners).toEqual([0, 1, 0]);
   });
 
   it('settles a call that holds a permit on close, so that a client going away gives the permit back', async () => {

@@ -7,7 +7,9 @@ export interface WindowCounts {
   timeouts: number;
 }
 
-const BUCKETS = 10;
+/** Buckets per window: each is `windowMs / WINDOW_BUCKETS` wide. */
+export const WINDOW_BUCKETS = 10;
+const BUCKETS = WINDOW_BUCKETS;
 
 /**
  * Bucketed rolling counts over `windowMs`: ten buckets, each `windowMs / 10` wide, kept in
