@@ -8,30 +8,70 @@ import { settleOnClose } from './settle-on-close.js';
 const FINISH_CHANNEL = 'http.server.response.finish';
 
 /**
- * The watched responses of each connection, oldest first, as pairs: response, call (a response
- * that two breakers watch has two pairs). HTTP/1.1 finishes a connection's responses in order,
- * so the one that finishes is nearly always the first; pairs before it will never finish (an
- * upgraded or hijacked response) and are dropped uncounted. A connection's queue goes with it.
+ * The watched responses of one connection, oldest first. HTTP/1.1 finishes a connection's
+ * responses in order, so the one that finishes is nearly always the first, watched by one call:
+ * that case has fields of its own, reused from one response to the next, so watching allocates
+ * nothing. Any others (a response two breakers watch) wait in `more`, as pairs: response, call.
  */
-const watching = new WeakMap<Socket, Array<ServerResponse | HttpCall>>();
+class Watched {
+  response: ServerResponse | undefined;
+  call: HttpCall | undefined;
+  more: Array<ServerResponse | HttpCall> | undefined;
+
+  constructor(response: ServerResponse, call: HttpCall) {
+    this.response = response;
+    this.call = call;
+    this.more = undefined;
+  }
+
+  add(response: ServerResponse, call: HttpCall): void {
+    if (this.response === undefined) {
+      this.response = response;
+      this.call = call;
+    } else {
+      this.more ??= [];
+      this.more.push(response, call);
+    }
+  }
+
+  /**
+   * Takes out the calls that watch `response`, and those of the responses before it, which will
+   * never finish (an upgraded or hijacked response) and are dropped uncounted.
+   */
+  take(response: ServerResponse): HttpCall[] {
+    const pairs = [this.response, this.call, ...(this.more ?? [])] as Array<ServerResponse | HttpCall>;
+    const last = pairs.lastIndexOf(response);
+    if (last < 0) return [];
+    const calls: HttpCall[] = [];
+    for (let i = 0; i <= last; i += 2) if (pairs[i] === response) calls.push(pairs[i + 1] as HttpCall);
+    const rest = pairs.slice(last + 2);
+    this.response = rest[0] as ServerResponse | undefined;
+    this.call = rest[1] as HttpCall | undefined;
+    this.more = rest.length > 2 ? rest.slice(2) : undefined;
+    return calls;
+  }
+}
+
+/** Per connection (a connection's entry goes with it). */
+const watching = new WeakMap<Socket, Watched>();
 let subscribed = false;
 
 function onFinish(message: unknown): void {
   const { response, socket } = message as { response?: ServerResponse; socket?: Socket };
   if (response === undefined || socket === undefined) return;
-  const queue = watching.get(socket);
-  if (queue === undefined || queue.length === 0) return;
-  if (queue.length === 2 && queue[0] === response) {
-    const call = queue[1] as HttpCall;
-    queue.length = 0;
+  const watched = watching.get(socket);
+  if (watched === undefined || watched.response === undefined) return;
+  if (watched.response === response && watched.more === undefined) {
+    const call = watched.call as HttpCall;
+    watched.response = undefined;
+    watched.call = undefined;
     call.complete(statusOf(response));
     return;
   }
-  const last = queue.lastIndexOf(response);
-  if (last < 0) return;
-  const done = queue.splice(0, last + 2);
+  const calls = watched.take(response);
+  if (calls.length === 0) return;
   const status = statusOf(response);
-  for (let i = 0; i < done.length; i += 2) if (done[i] === response) (done[i + 1] as HttpCall).complete(status);
+  for (const call of calls) call.complete(status);
 }
 
 /**
@@ -51,8 +91,8 @@ function statusOf(response: ServerResponse): number {
  * is all there is to settling it. It learns of the finish from Node's own
  * `http.server.response.finish` diagnostics channel, with one subscriber for the process, instead
  * of a listener on the response: Express gives each response a hidden class of its own, so adding
- * and running a listener there misses V8's inline caches at every step. The call waits in a queue
- * kept per connection, which lives as long as the connection: keyed by the response, a WeakMap
+ * and running a listener there misses V8's inline caches at every step. The call waits in a record
+ * kept per connection (see `Watched`), which lives as long as the connection: keyed by the response, a WeakMap
  * entry would cost a new key every request (about 1,100 instructions, most in V8's write barrier
  * for weak tables). On Koa and Fastify, whose responses keep their hidden class, their own
  * watchers cost less, so they keep those.
@@ -72,7 +112,7 @@ export function countWhenFinished(res: ServerResponse, call: HttpCall): void {
     subscribe(FINISH_CHANNEL, onFinish);
     subscribed = true;
   }
-  const queue = watching.get(socket);
-  if (queue === undefined) watching.set(socket, [res, call]);
-  else queue.push(res, call);
+  const watched = watching.get(socket);
+  if (watched === undefined) watching.set(socket, new Watched(res, call));
+  else watched.add(res, call);
 }
