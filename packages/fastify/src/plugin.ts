@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import {
   type CircuitTimeoutError,
+  countWhenFinished,
   type FallbackEngine,
   type HttpCall,
   HttpGuard,
@@ -20,12 +21,9 @@ import type { FastifyBreakerOptions, RouteBreakerOptions } from './types.js';
 
 type Guard = HttpGuard<FastifyRequest>;
 
-/** What the plugin keeps about one admitted request between its hooks and the response's `close`. */
+/** What the plugin keeps about one admitted request between its hooks and the response's end. */
 interface Tracked {
   call: HttpCall;
-  /** Set by `onError`: the error a handler or hook threw. */
-  failed: boolean;
-  error: unknown;
   /** Only when a fallback may answer or cache this request. */
   fallback: FallbackState | undefined;
 }
@@ -62,23 +60,21 @@ type OnSendHook = (
 ) => void;
 
 /**
- * Counts the outcome once the response closed: by status (a thrown error is recorded as the
- * failure when its status counts as one), or as neither when the response never ended; then
- * offers the response to the cache fallback. Node emits `close` on every response, hijacked
- * ones included, so no `onResponse` hook (and its cost on every request) is needed.
+ * For a request a fallback may answer or cache: counts the outcome once the response closed, by
+ * status (an error noted by `onError` is recorded as the failure when its status counts as one),
+ * or as neither when the response never ended; then offers the response to the cache fallback.
+ * Node emits `close` on every response, hijacked ones included, so no `onResponse` hook (and its
+ * cost on every request) is needed.
  */
-function settleWhenClosed(raw: ServerResponse, state: Tracked): void {
-  const call = state.call;
+function settleWhenClosed(raw: ServerResponse, call: HttpCall, fallback: FallbackState): void {
   if (call.settled) return;
   if (!raw.writableEnded) {
     call.abort();
     return;
   }
   const status = raw.statusCode;
-  if (state.failed && call.isFailure(status)) call.fail(state.error);
-  else call.complete(status);
-  const fallback = state.fallback;
-  if (fallback !== undefined && fallback.body !== undefined && !call.timedOut && !fallback.fallbackSent) {
+  call.complete(status);
+  if (fallback.body !== undefined && !call.timedOut && !fallback.fallbackSent) {
     const clock = call.breaker.options.clock;
     fallback.engine.remember(
       fallback.info,
@@ -238,10 +234,12 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       fallback = state;
       call.armTimeout((error) => onTimeout(call, state, error));
     }
-    const state: Tracked = { call, failed: false, error: undefined, fallback };
-    (request as unknown as Record<symbol, Tracked>)[kTracked] = state;
+    (request as unknown as Record<symbol, Tracked>)[kTracked] = { call, fallback };
     const raw = reply.raw;
-    onResponseOver(raw, call, () => settleWhenClosed(raw, state));
+    // Without a fallback, the call is counted when the response finishes (or settled when it
+    // closes, if it holds a permit): see core's `countWhenFinished`.
+    if (fallback === undefined) countWhenFinished(raw, call, raw.socket);
+    else onResponseOver(raw, call, () => settleWhenClosed(raw, call, fallback));
   }
 
   /**
@@ -321,11 +319,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   });
 
   fastify.addHook('onError', (request: FastifyRequest, _reply: FastifyReply, error: Error, next) => {
-    const state = tracked(request);
-    if (state !== null && state !== undefined) {
-      state.failed = true;
-      state.error = error;
-    }
+    tracked(request)?.call.noteError(error);
     next();
   });
 

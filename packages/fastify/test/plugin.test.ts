@@ -308,6 +308,56 @@ describe.each(frameworks)('%s', (_label, fastify) => {
     expect((await app.inject('/raw/200')).statusCode).toBe(503);
   });
 
+  it("counts outcomes over a real connection, where untimed calls are counted from Node's finish channel", async () => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry, failureThreshold: 10 });
+    const failures: unknown[] = [];
+    const closeListeners: number[] = [];
+    app.addHook('onResponse', (_request, reply, done) => {
+      closeListeners.push(reply.raw.listenerCount('close'));
+      done();
+    });
+    app.get<{ Params: { code: string } }>('/code/:code', async (request, reply) =>
+      reply.code(Number(request.params.code)).send('x'),
+    );
+    app.get('/throws', async () => {
+      throw new Error('database down');
+    });
+    app.get('/boom', async () => {
+      throw new Error('boom');
+    });
+    app.get('/missing', async () => {
+      throw Object.assign(new Error('no such user'), { statusCode: 404 });
+    });
+    app.get<{ Params: { code: string } }>('/raw/:code', async (request, reply) => {
+      reply.hijack();
+      reply.raw.writeHead(Number(request.params.code), { 'content-type': 'text/plain' });
+      reply.raw.end('raw');
+    });
+    await app.ready();
+    // A failure listener makes the breaker time its calls: they hold a permit, settled on close.
+    registry.get('GET /throws')?.on('failure', (event) => failures.push(event.error));
+    const url = await listenApp(app);
+
+    const statuses: number[] = [];
+    const paths = ['/code/200', '/code/503', '/code/404', '/throws', '/boom', '/missing', '/raw/200', '/raw/502'];
+    for (const path of paths) {
+      statuses.push((await fetch(`${url}${path}`)).status);
+    }
+    await until(() => registry.get('GET /raw/:code')?.stats().totalCalls === 2);
+
+    expect(statuses).toEqual([200, 503, 404, 500, 500, 404, 200, 502]);
+    expect(registry.get('GET /code/:code')?.stats()).toMatchObject({ successes: 2, failures: 1 });
+    expect(registry.get('GET /throws')?.stats()).toMatchObject({ successes: 0, failures: 1 });
+    expect(failures.map((error) => (error as Error).message)).toEqual(['database down']);
+    expect(registry.get('GET /boom')?.stats()).toMatchObject({ successes: 0, failures: 1 });
+    expect(registry.get('GET /missing')?.stats()).toMatchObject({ successes: 1, failures: 0 });
+    expect(registry.get('GET /raw/:code')?.stats()).toMatchObject({ successes: 1, failures: 1 });
+    // Only the timed call had a listener on its response.
+    expect(closeListeners).toEqual([0, 0, 0, 1, 0, 0, 0, 0]);
+  });
+
   it('counts a response slower than timeoutMs as a timeout at the deadline', async () => {
     registry = new Registry();
     app = fastify();

@@ -1,7 +1,7 @@
 /**
  * A cheap reading of `Date.now()` for counting successes into the rolling window, where a bucket
  * is seconds wide. Reading the system clock is a call into V8's runtime (about 230 instructions,
- * measured with callgrind: more than the rest of counting a success), so the value is read once
+ * measured with callgrind: about as much as the rest of counting a success), so it is read once
  * and reused until a ticker marks it stale every {@link PERIOD_MS}, or until {@link REUSES}
  * further readings, whichever comes first. A loop of calls that never yields to the event loop
  * therefore still sees time move.
@@ -42,7 +42,7 @@ function tick(): void {
   ticker = undefined;
 }
 
-/** `Date.now()`, at most {@link PERIOD_MS} and one turn of the event loop (or {@link REUSES} readings) old. */
+/** `Date.now()`, at most {@link PERIOD_MS} and a loop turn (or {@link REUSES} readings) old. */
 export function coarseNow(): number {
   read = true;
   if (fresh && ++reuses < REUSES) return cached;
@@ -56,7 +56,7 @@ export function coarseNow(): number {
   return cached;
 }
 
-/** @internal Whether the ticker runs: for tests (an unref'd timer does not show in `getActiveResourcesInfo`). */
+/** @internal Whether the ticker runs (an unref'd timer is not in `getActiveResourcesInfo`). */
 export function ticking(): boolean {
   return ticker !== undefined;
 }

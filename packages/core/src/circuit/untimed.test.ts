@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { deferred, ManualClock } from '../../../../test/support/index.js';
 import { Registry } from '../registry/registry.js';
 import { CircuitBreaker } from './circuit-breaker.js';
+import { PERIOD_MS, ticking } from './coarse-clock.js';
 import type { CallEvent, FailureEvent } from './events.js';
 
 // A CLOSED breaker with no timeoutMs, no slow-call rule and no success/failure listener runs
@@ -12,6 +13,21 @@ describe('execute() on an untimed CLOSED circuit', () => {
     const promise = Promise.resolve('value');
     expect(breaker.execute(() => promise)).toBe(promise);
     await promise;
+  });
+
+  it('counts successes with the coarse clock only when buckets are at least a second wide', async () => {
+    // Let a ticker started by an earlier test stop (it does within two periods of its last reading).
+    await new Promise((resolve) => setTimeout(resolve, PERIOD_MS * 4));
+    expect(ticking()).toBe(false);
+    // 5 s window: 500 ms buckets, where a reading 10 ms old would be 2% of a bucket off.
+    const narrow = new CircuitBreaker({ name: 'narrow', metricsWindowMs: 5_000 });
+    await narrow.execute(async () => 'ok');
+    expect(narrow.stats()).toMatchObject({ successes: 1 });
+    expect(ticking()).toBe(false);
+    const wide = new CircuitBreaker({ name: 'wide' });
+    await wide.execute(async () => 'ok');
+    expect(wide.stats()).toMatchObject({ successes: 1 });
+    expect(ticking()).toBe(true);
   });
 
   it('has counted the outcome by the time the caller resumes', async () => {

@@ -328,6 +328,9 @@ export class HttpCall {
   settled = false;
   /** True once `timeoutMs` passed before the response finished. */
   timedOut = false;
+  /** Set by `noteError`. */
+  private threw = false;
+  private thrown: unknown = undefined;
 
   /** @internal */
   constructor(
@@ -390,11 +393,21 @@ export class HttpCall {
     this.timer.unref?.();
   }
 
+  /**
+   * An error thrown while the request was handled, for frameworks that report it before the
+   * response ends (Fastify's `onError`): `complete` records it as the failure if the status the
+   * response finishes with counts as one, and otherwise (an error answered with a 4xx) nothing.
+   */
+  noteError(error: unknown): void {
+    this.threw = true;
+    this.thrown = error;
+  }
+
   /** The response finished with `status`. */
   complete(status: number): void {
     if (this.settled) return;
     if (this.binding.isFailure(status)) {
-      this.fail(new HttpStatusError(status));
+      this.fail(this.threw ? this.thrown : new HttpStatusError(status));
       return;
     }
     this.settled = true;

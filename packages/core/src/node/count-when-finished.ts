@@ -16,18 +16,22 @@ const FINISH_CHANNEL = 'http.server.response.finish';
 class Watched {
   response: ServerResponse | undefined;
   call: HttpCall | undefined;
+  /** Whether `response` may be read with plain property reads (see `countWhenFinished`). */
+  plain: boolean;
   more: Array<ServerResponse | HttpCall> | undefined;
 
-  constructor(response: ServerResponse, call: HttpCall) {
+  constructor(response: ServerResponse, call: HttpCall, plain: boolean) {
     this.response = response;
     this.call = call;
+    this.plain = plain;
     this.more = undefined;
   }
 
-  add(response: ServerResponse, call: HttpCall): void {
+  add(response: ServerResponse, call: HttpCall, plain: boolean): void {
     if (this.response === undefined) {
       this.response = response;
       this.call = call;
+      this.plain = plain;
     } else {
       this.more ??= [];
       this.more.push(response, call);
@@ -65,7 +69,7 @@ function onFinish(message: unknown): void {
     const call = watched.call as HttpCall;
     watched.response = undefined;
     watched.call = undefined;
-    call.complete(statusOf(response));
+    call.complete(watched.plain ? response.statusCode : statusOf(response));
     return;
   }
   const calls = watched.take(response);
@@ -90,21 +94,26 @@ function statusOf(response: ServerResponse): number {
  * finishes (the client went away first): for a call that holds no permit (see `HttpCall`), this
  * is all there is to settling it. It learns of the finish from Node's own
  * `http.server.response.finish` diagnostics channel, with one subscriber for the process, instead
- * of a listener on the response: Express gives each response a hidden class of its own, so adding
- * and running a listener there misses V8's inline caches at every step. The call waits in a record
- * kept per connection (see `Watched`), which lives as long as the connection: keyed by the response, a WeakMap
- * entry would cost a new key every request (about 1,100 instructions, most in V8's write barrier
- * for weak tables). On Koa and Fastify, whose responses keep their hidden class, their own
- * watchers cost less, so they keep those.
+ * of a listener on the response. Adding a listener costs Node's event emitter ~0.7k instructions
+ * (its table of events is a dictionary), and on Express, which gives each response a hidden class
+ * of its own, it misses V8's inline caches at every step. The call waits in a record kept per
+ * connection (see `Watched`), which lives as long as the connection: a WeakMap keyed by the
+ * response would take a new key every request (about 1,100 instructions, most in V8's write
+ * barrier for weak tables). Koa watches every response already, and keeps its own watcher.
+ *
+ * `socket` is the response's connection, given by a caller that reads it cheaply (a framework
+ * whose responses keep their hidden class, such as Fastify): the response is then read with plain
+ * property reads. Without it, reads go through `Reflect.get`, for Express (see `statusOf`).
  *
  * A call that holds a permit must give it back on every path, and a response that no Node HTTP
  * server serves (an injected one, HTTP/2's compatibility API) is never published: both are
  * settled by `settleOnClose` instead, and so is a pipelined response still waiting for the
  * connection.
  */
-export function countWhenFinished(res: ServerResponse, call: HttpCall): void {
-  const socket = res instanceof ServerResponse && !call.holdsPermit ? Reflect.get(res, 'socket') : undefined;
-  if (!(socket instanceof Socket)) {
+export function countWhenFinished(res: ServerResponse, call: HttpCall, socket?: unknown): void {
+  const plain = socket !== undefined;
+  if (!plain && res instanceof ServerResponse && !call.holdsPermit) socket = Reflect.get(res, 'socket');
+  if (call.holdsPermit || !(socket instanceof Socket) || !(res instanceof ServerResponse)) {
     settleOnClose(res, call);
     return;
   }
@@ -113,6 +122,6 @@ export function countWhenFinished(res: ServerResponse, call: HttpCall): void {
     subscribed = true;
   }
   const watched = watching.get(socket);
-  if (watched === undefined) watching.set(socket, new Watched(res, call));
-  else watched.add(res, call);
+  if (watched === undefined) watching.set(socket, new Watched(res, call, plain));
+  else watched.add(res, call, plain);
 }
