@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { until } from '../../../../test/support/index.js';
 import { coarseNow, PERIOD_MS, ticking } from './coarse-clock.js';
 
 const busyWait = (ms: number) => {
@@ -37,22 +38,24 @@ describe('coarseNow', () => {
     expect(later).toBeGreaterThanOrEqual(Date.now() - PERIOD_MS * 2);
   });
 
-  it('stays within a few periods of the clock while read now and then', async () => {
+  it('stays within a period or so of the clock while read now and then', async () => {
     // Fewer reads than the reuse budget: only the ticker moves the reading on. Without it, the
-    // first reading would be ~180 ms old by the end; the bound leaves room for a busy machine.
-    let worst = 0;
+    // readings would be ~90 ms old halfway through. The median leaves room for a busy machine,
+    // where a timer can run late now and then.
+    const ages: number[] = [];
     for (let i = 0; i < 60; i++) {
-      worst = Math.max(worst, Date.now() - coarseNow());
+      ages.push(Date.now() - coarseNow());
       await sleep(3);
     }
-    expect(worst).toBeLessThanOrEqual(PERIOD_MS * 6);
+    ages.sort((a, b) => a - b);
+    expect(ages[30]).toBeLessThanOrEqual(PERIOD_MS * 3);
   });
 
   it('stops its ticker once no one reads', async () => {
     coarseNow();
     expect(ticking()).toBe(true);
-    await sleep(PERIOD_MS * 4);
-    expect(ticking()).toBe(false);
+    // Two ticks without a reading, whenever the machine lets them run.
+    await until(() => !ticking());
     // The next reading starts it again.
     coarseNow();
     expect(ticking()).toBe(true);
