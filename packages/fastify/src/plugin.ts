@@ -7,10 +7,10 @@ import {
   HttpGuard,
   type HttpOptions,
   type Logger,
-  onResponseOver,
   Refusal,
   type RequestInfo,
   readBody,
+  settleOnClose,
 } from '@breakwater/core';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
@@ -60,29 +60,20 @@ type OnSendHook = (
 ) => void;
 
 /**
- * For a request a fallback may answer or cache: counts the outcome once the response closed, by
- * status (an error noted by `onError` is recorded as the failure when its status counts as one),
- * or as neither when the response never ended; then offers the response to the cache fallback.
- * Node emits `close` on every response, hijacked ones included, so no `onResponse` hook (and its
- * cost on every request) is needed.
+ * Offers a finished response to the cache fallback, unless the fallback answered instead or the
+ * call timed out. Runs after core's `settleOnClose` counted the call (an error noted by `onError`
+ * is recorded as the failure when its status counts as one): Node emits `close` on every
+ * response, hijacked ones included, so no `onResponse` hook (and its cost on every request) is
+ * needed.
  */
-function settleWhenClosed(raw: ServerResponse, call: HttpCall, fallback: FallbackState): void {
-  if (call.settled) return;
-  if (!raw.writableEnded) {
-    call.abort();
-    return;
-  }
-  const status = raw.statusCode;
-  call.complete(status);
-  if (fallback.body !== undefined && !call.timedOut && !fallback.fallbackSent) {
-    const clock = call.breaker.options.clock;
-    fallback.engine.remember(
-      fallback.info,
-      fallback.request,
-      { status, headers: fallback.reply.getHeaders(), body: fallback.body },
-      clock.now(),
-    );
-  }
+function offerToCache(raw: ServerResponse, call: HttpCall, fallback: FallbackState): void {
+  if (fallback.body === undefined || call.timedOut || fallback.fallbackSent) return;
+  fallback.engine.remember(
+    fallback.info,
+    fallback.request,
+    { status: raw.statusCode, headers: fallback.reply.getHeaders(), body: fallback.body },
+    call.breaker.options.clock.now(),
+  );
 }
 
 const DEFAULT_HEALTH_PATH = '/health/circuit-breakers';
@@ -239,7 +230,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     // Without a fallback, the call is counted when the response finishes (or settled when it
     // closes, if it holds a permit): see core's `countWhenFinished`.
     if (fallback === undefined) countWhenFinished(raw, call, raw.socket);
-    else onResponseOver(raw, call, () => settleWhenClosed(raw, call, fallback));
+    else settleOnClose(raw, call, () => offerToCache(raw, call, fallback));
   }
 
   /**

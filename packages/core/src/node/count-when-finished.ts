@@ -112,8 +112,12 @@ function statusOf(response: ServerResponse): number {
  */
 export function countWhenFinished(res: ServerResponse, call: HttpCall, socket?: unknown): void {
   const plain = socket !== undefined;
-  if (!plain && res instanceof ServerResponse && !call.holdsPermit) socket = Reflect.get(res, 'socket');
-  if (call.holdsPermit || !(socket instanceof Socket) || !(res instanceof ServerResponse)) {
+  if (call.holdsPermit || !(res instanceof ServerResponse)) {
+    settleOnClose(res, call);
+    return;
+  }
+  const connection = plain ? socket : Reflect.get(res, 'socket');
+  if (!(connection instanceof Socket)) {
     settleOnClose(res, call);
     return;
   }
@@ -121,7 +125,7 @@ export function countWhenFinished(res: ServerResponse, call: HttpCall, socket?: 
     subscribe(FINISH_CHANNEL, onFinish);
     subscribed = true;
   }
-  const watched = watching.get(socket);
-  if (watched === undefined) watching.set(socket, new Watched(res, call, plain));
+  const watched = watching.get(connection);
+  if (watched === undefined) watching.set(connection, new Watched(res, call, plain));
   else watched.add(res, call, plain);
 }
