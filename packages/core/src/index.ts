@@ -34,7 +34,15 @@ export type {
 } from './fallback/types.js';
 export { createProtectedFetch, fetchThrough, type ProtectedFetchOptions } from './fetch/protected-fetch.js';
 export { type HealthHandlerOptions, healthResponder } from './http/health.js';
-export { type Admission, HTTP_OPTION_KEYS, HttpCall, HttpGuard, type HttpOptions, Refusal } from './http/http-guard.js';
+export {
+  type Admission,
+  type Gate,
+  HTTP_OPTION_KEYS,
+  HttpCall,
+  HttpGuard,
+  type HttpOptions,
+  Refusal,
+} from './http/http-guard.js';
 export { type Logger, log, logTransitions } from './http/logger.js';
 export { type FailureStatusCodes, HttpStatusError, statusClassifier } from './http/outcome.js';
 export {

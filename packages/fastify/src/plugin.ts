@@ -3,7 +3,8 @@ import {
   type CircuitTimeoutError,
   countWhenFinished,
   type FallbackEngine,
-  type HttpCall,
+  type Gate,
+  HttpCall,
   HttpGuard,
   type HttpOptions,
   type Logger,
@@ -21,14 +22,9 @@ import type { FastifyBreakerOptions, RouteBreakerOptions } from './types.js';
 
 type Guard = HttpGuard<FastifyRequest>;
 
-/** What the plugin keeps about one admitted request between its hooks and the response's end. */
-interface Tracked {
-  call: HttpCall;
-  /** Only when a fallback may answer or cache this request. */
-  fallback: FallbackState | undefined;
-}
-
+/** What the plugin keeps about an admitted request that a fallback may answer or cache. */
 interface FallbackState {
+  call: HttpCall;
   request: FastifyRequest;
   reply: FastifyReply;
   engine: FallbackEngine<FastifyRequest>;
@@ -46,10 +42,10 @@ interface FallbackState {
 interface Route {
   guard: Guard | undefined;
   url: string | undefined;
-  /** The default breaker name of the method seen last, `"GET /users/:id"`, and of every method seen. */
+  /** The gate of the method seen last, and of every method seen: see `gateFor`. */
   method: string | undefined;
-  name: string | undefined;
-  names: Map<string, string>;
+  gate: Gate<FastifyRequest> | undefined;
+  gates: Map<string, Gate<FastifyRequest>>;
 }
 
 type OnSendHook = (
@@ -121,12 +117,14 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   /** Guards whose breakers come from `key(request)`, so not known before requests arrive. */
   const keyed = new WeakSet<Guard>();
   if (httpOptions.key !== undefined) keyed.add(guard);
-  // Each admitted request keeps its state in a request decoration of this plugin instance's own:
-  // declared up front, it leaves the request's shape stable and costs less than a WeakMap entry.
+  // Each admitted request keeps its call, or its fallback state when a fallback may answer it, in
+  // a request decoration of this plugin instance's own: declared up front, it leaves the request's
+  // shape stable and costs less than a WeakMap entry. One decoration, not two: Fastify sets them
+  // in a loop, which turns megamorphic (~170 instructions a request) once it sets two names.
   const kTracked = Symbol('breakwater.tracked');
   fastify.decorateRequest(kTracked, null);
-  const tracked = (request: FastifyRequest): Tracked | null | undefined =>
-    (request as unknown as Record<symbol, Tracked | null | undefined>)[kTracked];
+  type Decorated = Record<symbol, HttpCall | FallbackState | null | undefined>;
+  const tracked = (request: FastifyRequest) => (request as unknown as Decorated)[kTracked];
   /** Routes by their key (see `routeKeys`), which Fastify makes once per route. */
   const routes = new WeakMap<object, Route>();
   /**
@@ -169,25 +167,30 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
         guard: options.url === undefined ? undefined : guardFor(options.config?.circuitBreaker),
         url: options.url,
         method: undefined,
-        name: undefined,
-        names: new Map(),
+        gate: undefined,
+        gates: new Map(),
       };
       if (key !== undefined) routes.set(key, route);
     }
     return route;
   }
 
-  function defaultName(route: Route, method: string): string {
-    if (method === route.method) return route.name as string;
-    let name = route.names.get(method);
-    if (name === undefined) {
-      name = `${method} ${route.url}`;
-      name = declaredNames.get(name) ?? name;
-      route.names.set(method, name);
+  /**
+   * The gate that admits the route's requests of `method` under its breaker, by default named
+   * `"GET /users/:id"` (see `HttpGuard.gate`): the name is looked up once per route and method,
+   * not per request.
+   */
+  function gateFor(route: Route, guard: Guard, method: string): Gate<FastifyRequest> {
+    if (method === route.method) return route.gate as Gate<FastifyRequest>;
+    let gate = route.gates.get(method);
+    if (gate === undefined) {
+      const name = `${method} ${route.url}`;
+      gate = guard.gate(declaredNames.get(name) ?? name);
+      route.gates.set(method, gate);
     }
     route.method = method;
-    route.name = name;
-    return name;
+    route.gate = gate;
+    return gate;
   }
 
   function onTimeout(call: HttpCall, state: FallbackState, error: CircuitTimeoutError): void {
@@ -212,6 +215,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     else {
       const info = requestInfo(request);
       const state: FallbackState = {
+        call,
         request,
         reply,
         engine,
@@ -225,7 +229,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       fallback = state;
       call.armTimeout((error) => onTimeout(call, state, error));
     }
-    (request as unknown as Record<symbol, Tracked>)[kTracked] = { call, fallback };
+    (request as unknown as Decorated)[kTracked] = fallback ?? call;
     const raw = reply.raw;
     // Without a fallback, the call is counted when the response finishes (or settled when it
     // closes, if it holds a permit): see core's `countWhenFinished`.
@@ -240,8 +244,8 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
    * to each route that may fall back when the route is declared.
    */
   const onSend: OnSendHook = (request, reply, payload, next) => {
-    const state = tracked(request)?.fallback;
-    if (state !== undefined) {
+    const state = tracked(request);
+    if (state !== null && state !== undefined && !(state instanceof HttpCall)) {
       state.responding = true;
       if (
         state.capture &&
@@ -293,7 +297,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
         next();
         return;
       }
-      admission = routeGuard.admit(request, defaultName(route, request.method));
+      admission = gateFor(route, routeGuard, request.method).admit(request);
       if (!(admission instanceof Refusal)) {
         track(request, reply, routeGuard, admission);
         next();
@@ -310,7 +314,8 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   });
 
   fastify.addHook('onError', (request: FastifyRequest, _reply: FastifyReply, error: Error, next) => {
-    tracked(request)?.call.noteError(error);
+    const state = tracked(request);
+    if (state !== null && state !== undefined) (state instanceof HttpCall ? state : state.call).noteError(error);
     next();
   });
 

@@ -91,6 +91,42 @@ describe('HttpGuard: which breaker serves a request', () => {
   });
 });
 
+describe('HttpGuard.gate: admitting under a name known before requests arrive', () => {
+  function breakerOf(admission: Admission) {
+    if (admission instanceof Refusal) throw new Error(`expected a permit, got ${admission.error.message}`);
+    return admission.breaker;
+  }
+
+  it("admits under the gate's default name, or the name option when there is one", () => {
+    const registry = new Registry();
+    const byRoute = new HttpGuard<Req>({ registry }).gate('GET /items');
+    expect(breakerOf(byRoute.admit(req))).toBe(registry.get('GET /items'));
+    const named = new HttpGuard<Req>({ name: 'catalog', registry }).gate('GET /items');
+    expect(breakerOf(named.admit(req)).name).toBe('catalog');
+  });
+
+  it('follows the registry when the breaker of its name is replaced', () => {
+    const registry = new Registry();
+    const gate = new HttpGuard<Req>({ registry, failureThreshold: 1 }).gate('GET /items');
+    const first = breakerOf(gate.admit(req));
+    registry.delete('GET /items');
+    const second = breakerOf(gate.admit(req));
+    expect(second).not.toBe(first);
+    expect(registry.get('GET /items')).toBe(second);
+    (gate.admit(req) as HttpCall).complete(500);
+    expect(second.state).toBe(CircuitState.OPEN);
+    expect(gate.admit(req)).toBeInstanceOf(Refusal);
+  });
+
+  it('looks each request up with key() when the guard has one', () => {
+    const registry = new Registry();
+    const gate = new HttpGuard<Req>({ registry, key: (r) => `tenant:${r.tenant}` }).gate('GET /items');
+    expect(breakerOf(gate.admit({ tenant: 'a' })).name).toBe('tenant:a');
+    expect(breakerOf(gate.admit({ tenant: 'b' })).name).toBe('tenant:b');
+    expect(registry.has('GET /items')).toBe(false);
+  });
+});
+
 describe('HttpGuard: options', () => {
   it.each([
     [{ name: 'x', failureThreshold: -1 }, /Invalid option "failureThreshold": got -1/],

@@ -68,7 +68,8 @@ const serverError: StatusClassifier = (status) => status >= 500;
  * (once asked) its fallback engine. Valid while the registry's `version` is the one it was made at,
  * so that a request costs one lookup instead of several.
  */
-class Binding<Req> {
+/** @internal */
+export class Binding<Req> {
   readonly breaker: CircuitBreaker;
   readonly version: number;
   readonly isFailure: StatusClassifier;
@@ -157,7 +158,30 @@ export class HttpGuard<Req> {
 
   /** Asks the breaker for a permit for this request: an `HttpCall` to settle, or a `Refusal` to answer. */
   admit(req: Req, defaultName?: string): Admission {
-    const binding = this.bindingFor(req, defaultName);
+    return this.admitBound(req, this.bindingFor(req, defaultName));
+  }
+
+  /**
+   * `admit` for requests whose default breaker name is known before they arrive (a route's):
+   * the gate keeps what the guard looked up for the name, so that a request skips the lookup.
+   * With a `key` option, a gate admits as `admit` does.
+   */
+  gate(defaultName: string): Gate<Req> {
+    return new Gate(this, defaultName, this.key === undefined);
+  }
+
+  /** @internal The binding for a name, without a request: for gates, and for guards without `key`. */
+  bindingOf(name: string): Binding<Req> {
+    return this.bindingFor(undefined as Req, name);
+  }
+
+  /** @internal */
+  isCurrent(binding: Binding<Req>): boolean {
+    return binding.version === this.registry.version;
+  }
+
+  /** @internal `admit` with what was looked up for the request's breaker. */
+  admitBound(req: Req, binding: Binding<Req>): Admission {
     const breaker = binding.breaker;
     const counted = breaker.countOnly();
     if (counted !== undefined)
@@ -305,6 +329,33 @@ export class HttpGuard<Req> {
       return true;
     }
     return false;
+  }
+}
+
+/** Admits requests under one default breaker name (see `HttpGuard.gate`). */
+export class Gate<Req> {
+  private readonly guard: HttpGuard<Req>;
+  private readonly name: string;
+  /** False when the guard picks breakers with `key()`: then each request is looked up. */
+  private readonly fixed: boolean;
+  private binding: Binding<Req> | undefined;
+
+  /** @internal */
+  constructor(guard: HttpGuard<Req>, name: string, fixed: boolean) {
+    this.guard = guard;
+    this.name = name;
+    this.fixed = fixed;
+  }
+
+  /** An `HttpCall` to settle, or a `Refusal` to answer, as `HttpGuard.admit`. */
+  admit(req: Req): Admission {
+    if (!this.fixed) return this.guard.admit(req, this.name);
+    let binding = this.binding;
+    if (binding === undefined || !this.guard.isCurrent(binding)) {
+      binding = this.guard.bindingOf(this.name);
+      this.binding = binding;
+    }
+    return this.guard.admitBound(req, binding);
   }
 }
 

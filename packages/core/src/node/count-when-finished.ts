@@ -56,14 +56,19 @@ class Watched {
   }
 }
 
-/** Per connection (a connection's entry goes with it). */
-const watching = new WeakMap<Socket, Watched>();
+/**
+ * Where a connection keeps its `Watched` record: a property of the socket, under a symbol of
+ * ours, so that it goes with the connection. Set once per connection, it is then a plain
+ * property read per request, where a WeakMap keyed by the socket cost two hash lookups.
+ */
+const kWatched = Symbol('breakwater.watched');
+type WatchedSocket = Socket & { [kWatched]?: Watched };
 let subscribed = false;
 
 function onFinish(message: unknown): void {
   const { response, socket } = message as { response?: ServerResponse; socket?: Socket };
   if (response === undefined || socket === undefined) return;
-  const watched = watching.get(socket);
+  const watched = (socket as WatchedSocket)[kWatched];
   if (watched === undefined || watched.response === undefined) return;
   if (watched.response === response && watched.more === undefined) {
     const call = watched.call as HttpCall;
@@ -97,9 +102,9 @@ function statusOf(response: ServerResponse): number {
  * of a listener on the response. Adding a listener costs Node's event emitter ~0.7k instructions
  * (its table of events is a dictionary), and on Express, which gives each response a hidden class
  * of its own, it misses V8's inline caches at every step. The call waits in a record kept per
- * connection (see `Watched`), which lives as long as the connection: a WeakMap keyed by the
- * response would take a new key every request (about 1,100 instructions, most in V8's write
- * barrier for weak tables). Koa watches every response already, and keeps its own watcher.
+ * connection (see `Watched` and `kWatched`), which lives as long as the connection: a WeakMap
+ * keyed by the response would take a new key every request (about 1,100 instructions, most in
+ * V8's write barrier for weak tables). Koa watches every response already, and keeps its own watcher.
  *
  * `socket` is the response's connection, given by a caller that reads it cheaply (a framework
  * whose responses keep their hidden class, such as Fastify): the response is then read with plain
@@ -125,7 +130,7 @@ export function countWhenFinished(res: ServerResponse, call: HttpCall, socket?: 
     subscribe(FINISH_CHANNEL, onFinish);
     subscribed = true;
   }
-  const watched = watching.get(connection);
-  if (watched === undefined) watching.set(connection, new Watched(res, call, plain));
+  const watched = (connection as WatchedSocket)[kWatched];
+  if (watched === undefined) (connection as WatchedSocket)[kWatched] = new Watched(res, call, plain);
   else watched.add(res, call, plain);
 }
