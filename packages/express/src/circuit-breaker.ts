@@ -46,6 +46,8 @@ function requestInfo(req: Request): RequestInfo {
  */
 export function circuitBreaker(options: ExpressBreakerOptions): RequestHandler {
   const guard = new HttpGuard<Request>(options, { memoryStore: lruStore });
+  /** Admits under the `name` option's breaker without looking it up per request (or by `key()`). */
+  const gate = guard.gate();
   if (options.name === undefined && options.key === undefined) {
     throw new TypeError('Invalid options: give a "name" or a "key" function, so that requests have a breaker');
   }
@@ -88,19 +90,25 @@ export function circuitBreaker(options: ExpressBreakerOptions): RequestHandler {
     });
   }
 
+  function refuse(req: Request, res: Response, next: NextFunction, refusal: Refusal): void {
+    guard
+      .refusal(requestInfo(req), req, refusal.error, refusal.breaker)
+      .then((wire) => writeResponse(res, wire))
+      .catch(next);
+  }
+
+  // No closures in here: V8 would give each call a context object for what they capture, refused
+  // or not. The refusal and the fallback have functions of their own.
   return function breakwater(req: Request, res: Response, next: NextFunction): void {
     let admission: Admission;
     try {
-      admission = guard.admit(req);
+      admission = gate.admit(req);
     } catch (error) {
       next(error);
       return;
     }
     if (admission instanceof Refusal) {
-      guard
-        .refusal(requestInfo(req), req, admission.error, admission.breaker)
-        .then((wire) => writeResponse(res, wire))
-        .catch(next);
+      refuse(req, res, next, admission);
       return;
     }
     const call = admission;

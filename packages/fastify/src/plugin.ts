@@ -207,34 +207,62 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     });
   }
 
-  /** Keeps the admitted request's state and settles it when the response closes; throws (permit given back) on an invalid declared fallback. */
+  /**
+   * Keeps the admitted request's state and settles it when the response finishes or closes;
+   * throws (permit given back) on an invalid declared fallback. Without a fallback, the call is
+   * counted when the response finishes (or settled when it closes, if it holds a permit): see
+   * core's `countWhenFinished`. No closures in here: V8 would give each call a context object for
+   * what they capture, with a fallback or not.
+   */
   function track(request: FastifyRequest, reply: FastifyReply, routeGuard: Guard, call: HttpCall): void {
     const engine = call.engine<FastifyRequest>();
-    let fallback: FallbackState | undefined;
-    if (engine === undefined) call.armTimeout();
-    else {
-      const info = requestInfo(request);
-      const state: FallbackState = {
-        call,
-        request,
-        reply,
-        engine,
-        guard: routeGuard,
-        info,
-        capture: engine.wantsResponse(info),
-        body: undefined,
-        responding: false,
-        fallbackSent: false,
-      };
-      fallback = state;
-      call.armTimeout((error) => onTimeout(call, state, error));
+    if (engine !== undefined) {
+      trackWithFallback(request, reply, routeGuard, call, engine);
+      return;
     }
-    (request as unknown as Decorated)[kTracked] = fallback ?? call;
+    call.armTimeout();
+    (request as unknown as Decorated)[kTracked] = call;
     const raw = reply.raw;
-    // Without a fallback, the call is counted when the response finishes (or settled when it
-    // closes, if it holds a permit): see core's `countWhenFinished`.
-    if (fallback === undefined) countWhenFinished(raw, call, raw.socket);
-    else settleOnClose(raw, call, () => offerToCache(raw, call, fallback));
+    countWhenFinished(raw, call, raw.socket);
+  }
+
+  function trackWithFallback(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    routeGuard: Guard,
+    call: HttpCall,
+    engine: FallbackEngine<FastifyRequest>,
+  ): void {
+    const info = requestInfo(request);
+    const state: FallbackState = {
+      call,
+      request,
+      reply,
+      engine,
+      guard: routeGuard,
+      info,
+      capture: engine.wantsResponse(info),
+      body: undefined,
+      responding: false,
+      fallbackSent: false,
+    };
+    call.armTimeout((error) => onTimeout(call, state, error));
+    (request as unknown as Decorated)[kTracked] = state;
+    const raw = reply.raw;
+    settleOnClose(raw, call, () => offerToCache(raw, call, state));
+  }
+
+  function refuse(
+    routeGuard: Guard,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    next: HookHandlerDoneFunction,
+    refusal: Refusal,
+  ): void {
+    routeGuard
+      .refusal(requestInfo(request), request, refusal.error, refusal.breaker)
+      .then((wire) => sendWire(reply, wire))
+      .catch((error: Error) => next(error));
   }
 
   /**
@@ -287,6 +315,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     }
   });
 
+  // No closures in here (see `track`): a refused request is answered by `refuse`.
   fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => {
     let admission: ReturnType<Guard['admit']>;
     let routeGuard: Guard | undefined;
@@ -307,10 +336,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       next(error as Error);
       return;
     }
-    routeGuard
-      .refusal(requestInfo(request), request, admission.error, admission.breaker)
-      .then((wire) => sendWire(reply, wire))
-      .catch((error: Error) => next(error));
+    refuse(routeGuard, request, reply, next, admission);
   });
 
   fastify.addHook('onError', (request: FastifyRequest, _reply: FastifyReply, error: Error, next) => {

@@ -69,6 +69,8 @@ function statusOf(error: unknown): number | undefined {
  */
 export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next: Next) => Promise<void> {
   const guard = new HttpGuard<Context>(options, { memoryStore: lruStore });
+  /** Admits under the `name` option's breaker without looking it up per request (or by `key()`). */
+  const gate = guard.gate();
   if (options.name === undefined && options.key === undefined) {
     throw new TypeError('Invalid options: give a "name" or a "key" function, so that requests have a breaker');
   }
@@ -164,7 +166,7 @@ export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next:
   return function breakwater(ctx: Context, next: Next): Promise<void> {
     let admission: HttpCall;
     try {
-      const admitted = guard.admit(ctx);
+      const admitted = gate.admit(ctx);
       if (admitted instanceof Refusal) return refuse(ctx, admitted);
       admission = admitted;
       const engine = admission.engine<Context>();

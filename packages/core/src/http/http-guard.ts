@@ -166,12 +166,12 @@ export class HttpGuard<Req> {
    * the gate keeps what the guard looked up for the name, so that a request skips the lookup.
    * With a `key` option, a gate admits as `admit` does.
    */
-  gate(defaultName: string): Gate<Req> {
+  gate(defaultName?: string): Gate<Req> {
     return new Gate(this, defaultName, this.key === undefined);
   }
 
   /** @internal The binding for a name, without a request: for gates, and for guards without `key`. */
-  bindingOf(name: string): Binding<Req> {
+  bindingOf(name: string | undefined): Binding<Req> {
     return this.bindingFor(undefined as Req, name);
   }
 
@@ -335,13 +335,13 @@ export class HttpGuard<Req> {
 /** Admits requests under one default breaker name (see `HttpGuard.gate`). */
 export class Gate<Req> {
   private readonly guard: HttpGuard<Req>;
-  private readonly name: string;
+  private readonly name: string | undefined;
   /** False when the guard picks breakers with `key()`: then each request is looked up. */
   private readonly fixed: boolean;
   private binding: Binding<Req> | undefined;
 
   /** @internal */
-  constructor(guard: HttpGuard<Req>, name: string, fixed: boolean) {
+  constructor(guard: HttpGuard<Req>, name: string | undefined, fixed: boolean) {
     this.guard = guard;
     this.name = name;
     this.fixed = fixed;
@@ -433,6 +433,14 @@ export class HttpCall {
     const timeoutMs = this.breaker.options.timeoutMs;
     const permit = this.permit;
     if (timeoutMs === undefined || permit === undefined || this.settled) return;
+    this.startTimer(timeoutMs, permit, onTimeout);
+  }
+
+  /**
+   * `armTimeout`'s timer, in a function of its own: V8 gives a function whose closures capture
+   * its variables a context object on every call, and most calls arm nothing.
+   */
+  private startTimer(timeoutMs: number, permit: Permit, onTimeout?: (error: CircuitTimeoutError) => void): void {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.settled) return;
