@@ -46,11 +46,11 @@ function requestInfo(req: Request): RequestInfo {
  */
 export function circuitBreaker(options: ExpressBreakerOptions): RequestHandler {
   const guard = new HttpGuard<Request>(options, { memoryStore: lruStore });
-  /** Admits under the `name` option's breaker without looking it up per request (or by `key()`). */
-  const gate = guard.gate();
   if (options.name === undefined && options.key === undefined) {
     throw new TypeError('Invalid options: give a "name" or a "key" function, so that requests have a breaker');
   }
+  /** Admits under the `name` option's breaker without looking it up per request (or by `key()`). */
+  const gate = guard.gate();
   const fallback = options.fallback;
   const captureLimit =
     fallback !== undefined && fallback !== false && fallback.strategy === 'cache'

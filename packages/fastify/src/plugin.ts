@@ -180,12 +180,12 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
    * `"GET /users/:id"` (see `HttpGuard.gate`): the name is looked up once per route and method,
    * not per request.
    */
-  function gateFor(route: Route, guard: Guard, method: string): Gate<FastifyRequest> {
+  function gateFor(route: Route, routeGuard: Guard, method: string): Gate<FastifyRequest> {
     if (method === route.method) return route.gate as Gate<FastifyRequest>;
     let gate = route.gates.get(method);
     if (gate === undefined) {
       const name = `${method} ${route.url}`;
-      gate = guard.gate(declaredNames.get(name) ?? name);
+      gate = routeGuard.gate(declaredNames.get(name) ?? name);
       route.gates.set(method, gate);
     }
     route.method = method;

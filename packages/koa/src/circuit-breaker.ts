@@ -69,11 +69,11 @@ function statusOf(error: unknown): number | undefined {
  */
 export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next: Next) => Promise<void> {
   const guard = new HttpGuard<Context>(options, { memoryStore: lruStore });
-  /** Admits under the `name` option's breaker without looking it up per request (or by `key()`). */
-  const gate = guard.gate();
   if (options.name === undefined && options.key === undefined) {
     throw new TypeError('Invalid options: give a "name" or a "key" function, so that requests have a breaker');
   }
+  /** Admits under the `name` option's breaker without looking it up per request (or by `key()`). */
+  const gate = guard.gate();
 
   function settleThrown(call: HttpCall, error: unknown): void {
     const status = statusOf(error);
