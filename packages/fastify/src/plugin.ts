@@ -127,11 +127,6 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   const tracked = (request: FastifyRequest) => (request as unknown as Decorated)[kTracked];
   /** Routes by their key (see `routeKeys`), which Fastify makes once per route. */
   const routes = new WeakMap<object, Route>();
-  /**
-   * The default breaker names made when routes were declared, by themselves: a request passes
-   * the very string its breaker was made with, which a guard finds without comparing characters.
-   */
-  const declaredNames = new Map<string, string>();
 
   function guardFor(settings: unknown): Guard | undefined {
     if (settings === undefined || settings === true) return guard;
@@ -184,8 +179,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     if (method === route.method) return route.gate as Gate<FastifyRequest>;
     let gate = route.gates.get(method);
     if (gate === undefined) {
-      const name = `${method} ${route.url}`;
-      gate = routeGuard.gate(declaredNames.get(name) ?? name);
+      gate = routeGuard.gate(`${method} ${route.url}`);
       route.gates.set(method, gate);
     }
     route.method = method;
@@ -299,10 +293,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       if (routeGuard === undefined) return;
       if (!keyed.has(routeGuard)) {
         for (const method of ([] as string[]).concat(route.method)) {
-          if (method === 'HEAD') continue;
-          const name = `${method} ${route.url}`;
-          declaredNames.set(name, name);
-          routeGuard.breakerFor(undefined as never, name);
+          if (method !== 'HEAD') routeGuard.breakerFor(undefined as never, `${method} ${route.url}`);
         }
       }
     } catch (error) {
