@@ -129,6 +129,48 @@ describe.each(frameworks)('%s', (_label, fastify) => {
     expect(registry.names().sort()).toEqual(['GET /fail', 'GET /ok', 'GET /status/:code']);
   });
 
+  it('counts each request on its own route and method when requests alternate between them', async () => {
+    await build({ failureThreshold: 100 });
+    app.post('/ok', async () => ({ posted: true }));
+    app.get('/open', { config: { circuitBreaker: false } }, async () => ({ open: true }));
+    // One route, two methods: both requests carry the same route, and each method has its breaker.
+    app.route({
+      method: ['GET', 'POST'],
+      url: '/both',
+      handler: async (request, reply) => reply.code(request.method === 'POST' ? 502 : 200).send({}),
+    });
+    const sequence = [
+      'GET /ok',
+      'GET /fail',
+      'POST /ok',
+      'GET /ok',
+      'GET /both',
+      'POST /both',
+      'GET /open',
+      'GET /nowhere',
+      'GET /fail',
+    ];
+    for (let round = 0; round < 3; round++) {
+      for (const entry of sequence) {
+        const [method, url] = entry.split(' ') as ['GET' | 'POST', string];
+        await app.inject({ method, url });
+      }
+    }
+    expect(registry.get('GET /ok')?.stats()).toMatchObject({ successes: 6, failures: 0 });
+    expect(registry.get('POST /ok')?.stats()).toMatchObject({ successes: 3, failures: 0 });
+    expect(registry.get('GET /fail')?.stats()).toMatchObject({ successes: 0, failures: 6 });
+    expect(registry.get('GET /both')?.stats()).toMatchObject({ successes: 3, failures: 0 });
+    expect(registry.get('POST /both')?.stats()).toMatchObject({ successes: 0, failures: 3 });
+    expect(registry.names().sort()).toEqual([
+      'GET /both',
+      'GET /fail',
+      'GET /ok',
+      'GET /status/:code',
+      'POST /both',
+      'POST /ok',
+    ]);
+  });
+
   it('shares one breaker across routes when the plugin is given a name', async () => {
     await build({ name: 'users-api', failureThreshold: 2 });
     await app.inject('/fail');

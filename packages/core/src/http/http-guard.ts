@@ -382,6 +382,12 @@ export class HttpCall {
   /** Set by `noteError`. */
   private threw = false;
   private thrown: unknown = undefined;
+  /**
+   * @internal The response `countWhenFinished` waits for. Kept here, on a young object, rather
+   * than in the connection's long-lived record: storing a new object into an old one costs V8's
+   * write barrier (~50 instructions).
+   */
+  response: unknown = undefined;
 
   /** @internal */
   constructor(
@@ -412,16 +418,19 @@ export class HttpCall {
    * the registry gives the permit back (`abort`) and throws, for the adapter to pass on.
    */
   engine<Req>(): FallbackEngine<Req> | undefined {
+    // Short, so that it is inlined into adapters: the lookup runs once per binding.
     const binding = this.binding as Binding<Req>;
-    if (!binding.engineResolved) {
-      try {
-        binding.engine = (this.guard as HttpGuard<Req>).engine(this.breaker.name);
-      } catch (error) {
-        this.abort();
-        throw error;
-      }
-      binding.engineResolved = true;
+    return binding.engineResolved ? binding.engine : this.resolveEngine(binding);
+  }
+
+  private resolveEngine<Req>(binding: Binding<Req>): FallbackEngine<Req> | undefined {
+    try {
+      binding.engine = (this.guard as HttpGuard<Req>).engine(this.breaker.name);
+    } catch (error) {
+      this.abort();
+      throw error;
     }
+    binding.engineResolved = true;
     return binding.engine;
   }
 
@@ -430,9 +439,13 @@ export class HttpCall {
    * (adapters send a fallback there if nothing was sent yet).
    */
   armTimeout(onTimeout?: (error: CircuitTimeoutError) => void): void {
+    // A call without a permit is never timed (see the class): one test, so that it is inlined.
+    if (this.permit !== undefined) this.armPermit(this.permit, onTimeout);
+  }
+
+  private armPermit(permit: Permit, onTimeout?: (error: CircuitTimeoutError) => void): void {
     const timeoutMs = this.breaker.options.timeoutMs;
-    const permit = this.permit;
-    if (timeoutMs === undefined || permit === undefined || this.settled) return;
+    if (timeoutMs === undefined || this.settled) return;
     this.startTimer(timeoutMs, permit, onTimeout);
   }
 

@@ -8,33 +8,31 @@ import { settleOnClose } from './settle-on-close.js';
 const FINISH_CHANNEL = 'http.server.response.finish';
 
 /**
- * The watched responses of one connection, oldest first. HTTP/1.1 finishes a connection's
- * responses in order, so the one that finishes is nearly always the first, watched by one call:
- * that case has fields of its own, reused from one response to the next, so watching allocates
- * nothing. Any others (a response two breakers watch) wait in `more`, as pairs: response, call.
+ * The watched calls of one connection, oldest first; each call holds the response it waits for
+ * (`HttpCall.response`). HTTP/1.1 finishes a connection's responses in order, so the one that
+ * finishes is nearly always the first, watched by one call: that case has fields of its own,
+ * reused from one response to the next, so watching allocates nothing. Any others (a response
+ * two breakers watch) wait in `more`.
  */
 class Watched {
-  response: ServerResponse | undefined;
   call: HttpCall | undefined;
-  /** Whether `response` may be read with plain property reads (see `countWhenFinished`). */
+  /** Whether `call.response` may be read with plain property reads (see `countWhenFinished`). */
   plain: boolean;
-  more: Array<ServerResponse | HttpCall> | undefined;
+  more: HttpCall[] | undefined;
 
-  constructor(response: ServerResponse, call: HttpCall, plain: boolean) {
-    this.response = response;
+  constructor(call: HttpCall, plain: boolean) {
     this.call = call;
     this.plain = plain;
     this.more = undefined;
   }
 
-  add(response: ServerResponse, call: HttpCall, plain: boolean): void {
-    if (this.response === undefined) {
-      this.response = response;
+  add(call: HttpCall, plain: boolean): void {
+    if (this.call === undefined) {
       this.call = call;
       this.plain = plain;
     } else {
       this.more ??= [];
-      this.more.push(response, call);
+      this.more.push(call);
     }
   }
 
@@ -43,15 +41,15 @@ class Watched {
    * never finish (an upgraded or hijacked response) and are dropped uncounted.
    */
   take(response: ServerResponse): HttpCall[] {
-    const pairs = [this.response, this.call, ...(this.more ?? [])] as Array<ServerResponse | HttpCall>;
-    const last = pairs.lastIndexOf(response);
+    const waiting = [this.call as HttpCall, ...(this.more ?? [])];
+    let last = waiting.length - 1;
+    while (last >= 0 && (waiting[last] as HttpCall).response !== response) last--;
     if (last < 0) return [];
-    const calls: HttpCall[] = [];
-    for (let i = 0; i <= last; i += 2) if (pairs[i] === response) calls.push(pairs[i + 1] as HttpCall);
-    const rest = pairs.slice(last + 2);
-    this.response = rest[0] as ServerResponse | undefined;
-    this.call = rest[1] as HttpCall | undefined;
-    this.more = rest.length > 2 ? rest.slice(2) : undefined;
+    const calls = waiting.slice(0, last + 1).filter((call) => call.response === response);
+    const rest = waiting.slice(last + 1);
+    this.call = rest[0];
+    this.more = rest.length > 1 ? rest.slice(1) : undefined;
+    for (const call of calls) call.response = undefined;
     return calls;
   }
 }
@@ -69,11 +67,12 @@ function onFinish(message: unknown): void {
   const { response, socket } = message as { response?: ServerResponse; socket?: Socket };
   if (response === undefined || socket === undefined) return;
   const watched = (socket as WatchedSocket)[kWatched];
-  if (watched === undefined || watched.response === undefined) return;
-  if (watched.response === response && watched.more === undefined) {
-    const call = watched.call as HttpCall;
-    watched.response = undefined;
+  if (watched === undefined) return;
+  const call = watched.call;
+  if (call === undefined) return;
+  if (call.response === response && watched.more === undefined) {
     watched.call = undefined;
+    call.response = undefined;
     call.complete(watched.plain ? response.statusCode : statusOf(response));
     return;
   }
@@ -130,7 +129,8 @@ export function countWhenFinished(res: ServerResponse, call: HttpCall, socket?: 
     subscribe(FINISH_CHANNEL, onFinish);
     subscribed = true;
   }
+  call.response = res;
   const watched = (connection as WatchedSocket)[kWatched];
-  if (watched === undefined) (connection as WatchedSocket)[kWatched] = new Watched(res, call, plain);
-  else watched.add(res, call, plain);
+  if (watched === undefined) (connection as WatchedSocket)[kWatched] = new Watched(call, plain);
+  else watched.add(call, plain);
 }
