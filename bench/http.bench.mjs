@@ -41,6 +41,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { median, roundLine, tableLines } from './http/report.mjs';
 import { args, fullRun, peers, selectedGroups, serverPath } from './http/scenarios.mjs';
 
 const ROUNDS = Number(args.get('rounds') ?? 12);
@@ -136,25 +137,16 @@ function williams(n, round) {
   return n % 2 === 1 && round % (2 * n) >= n ? row.reverse() : row;
 }
 
-function quantile(values, q) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (sorted.length - 1) * q;
-  const low = Math.floor(at);
-  return sorted[low] + (sorted[Math.min(low + 1, sorted.length - 1)] - sorted[low]) * (at - low);
-}
-const median = (values) => quantile(values, 0.5);
-const percent = (ratio) => `${(ratio * 100).toFixed(1)}%`;
-const spread = (ratios) =>
-  `${percent(median(ratios))} (${percent(quantile(ratios, 0.25))}–${percent(quantile(ratios, 0.75))})`;
-
 const selected = selectedGroups((name) => (CONTROL ? [`${name}-control`] : []));
 const count = selected.reduce((sum, [, scenarios]) => sum + scenarios.length, 0);
 console.error(
   `${ROUNDS} rounds × ${count} servers × (${WARMUP_LOADS} × ${WARMUP} s warm-up + ${DURATION} s): about ${Math.ceil((ROUNDS * count * (WARMUP_LOADS * WARMUP + DURATION + 0.5)) / 60)} min`,
 );
 
-/** samples[scenario] = one { rps, cpu, p99 } per round. */
-const samples = {};
+/** One object per round: each scenario's { rps, cpu, p99 }. */
+const rounds = [];
+/** What is printed for each sample, kept with the results (`<name>.rounds.log`) for bench/http-pool.mjs. */
+const roundLines = [];
 for (let round = 0; round < ROUNDS; round++) {
   for (const [, scenarios] of selected) {
     const servers = new Map();
@@ -179,52 +171,26 @@ for (let round = 0; round < ROUNDS; round++) {
       for (let i = 0; i < SLICES; i++) {
         for (const scenario of order) slices.get(scenario).push(await slice(scenario, running(scenario)));
       }
+      const samples = {};
       for (const scenario of order) {
-        const sample = combine(slices.get(scenario));
-        samples[scenario] = [...(samples[scenario] ?? []), sample];
-        console.error(
-          `round ${round + 1}/${ROUNDS} ${scenario.padEnd(24)} ${sample.rps.toFixed(0).padStart(7)} req/s  ${sample.cpu.toFixed(1).padStart(6)} µs CPU/req  p99 ${sample.p99} ms`,
-        );
+        samples[scenario] = combine(slices.get(scenario));
+        const line = roundLine(round + 1, ROUNDS, scenario, samples[scenario]);
+        roundLines.push(line);
+        console.error(line);
       }
+      rounds.push(samples);
     } finally {
       for (const { child } of servers.values()) child.kill('SIGKILL');
     }
   }
 }
 
-/** Per-round ratios of `scenario` to `base`: throughput, and CPU per request (base / scenario, so higher is better for both). */
-function ratios(scenario, base) {
-  const a = samples[scenario];
-  const b = samples[base];
-  return { rps: a.map((s, i) => s.rps / b[i].rps), cpu: a.map((s, i) => b[i].cpu / s.cpu) };
-}
-
 const rows = [
   `HTTP overhead: ${ROUNDS} rounds, each starting fresh servers, warming each up with ${WARMUP_LOADS} loads of ${WARMUP} s, then loading each for ${DURATION} s in ${SLICES} slices taken in turn (orders balanced across rounds${PAUSE === 'true' ? '; the servers not under load paused' : ''}); autocannon with ${CONNECTIONS} connections, no pipelining, in a separate process on 127.0.0.1${PIN === 'none' ? '' : ` (pinned: ${PIN})`}. Medians over rounds; "vs bare" is the median of per-round ratios to the same round's bare server, with the interquartile range; "CPU" is the server's own CPU time (user + system) per request, and its ratio is bare's CPU time over the scenario's. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
   '',
-  '| framework | scenario | req/s (median) | vs bare (IQR) | CPU µs/req (median) | CPU vs bare (IQR) | p99 latency (ms) |',
-  '|---|---|---:|---:|---:|---:|---:|',
+  ...tableLines(rounds, selected, peers),
 ];
-for (const [framework, scenarios] of selected) {
-  for (const scenario of scenarios) {
-    const list = samples[scenario];
-    const vsBare = ratios(scenario, `${framework}-bare`);
-    const label = scenario.slice(framework.length + 1);
-    rows.push(
-      `| ${framework} | ${label} | ${median(list.map((s) => s.rps)).toFixed(0)} | ${spread(vsBare.rps)} | ${median(list.map((s) => s.cpu)).toFixed(1)} | ${spread(vsBare.cpu)} | ${median(list.map((s) => s.p99))} |`,
-    );
-  }
-}
-const versus = [];
-for (const [framework] of selected) {
-  const peer = peers[framework];
-  if (peer === undefined) continue;
-  const vsPeer = ratios(`${framework}-breakwater`, peer);
-  versus.push(
-    `- ${framework}: Breakwater vs ${peer.slice(framework.length + 1)}: ${spread(vsPeer.rps)} of its req/s, ${spread(vsPeer.cpu)} of its CPU time per request inverted (above 100% = cheaper).`,
-  );
-}
-const table = [...rows, ...(versus.length > 0 ? ['', ...versus] : [])].join('\n');
+const table = rows.join('\n');
 console.log(table);
 // Only a full run replaces the recorded results; any run can be kept under a name of its own.
 const command = `pnpm bench:http ${process.argv.slice(2).join(' ')}`.trim();
@@ -233,4 +199,8 @@ if (outputs.length > 0) mkdirSync(fileURLToPath(new URL('./results', import.meta
 for (const name of outputs) {
   const text = name === 'http.md' ? table : `\`${command}\`\n\n${table}`;
   writeFileSync(new URL(`./results/${name}`, import.meta.url), `${text}\n`);
+  writeFileSync(
+    new URL(`./results/${name.replace(/\.md$/, '.rounds.log')}`, import.meta.url),
+    `${command}\n${roundLines.join('\n')}\n`,
+  );
 }
