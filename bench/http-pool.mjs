@@ -1,5 +1,5 @@
 // Pools the rounds of several bench:http runs into one table:
-//   node bench/http-pool.mjs bench/results/http.rounds.log bench/results/http-second.rounds.log …
+//   pnpm bench:http:pool bench/results/http.rounds.log bench/results/http-second.rounds.log …
 // Each round is compared within itself (a scenario against the same round's bare server), as the
 // benchmark does; pooling only puts more rounds under the medians. Give runs of the same code.
 import { readFileSync } from 'node:fs';

@@ -22,7 +22,8 @@
 //   server does once its load stops (V8's idle-time GC, memory reducer, compilation) is not done
 //   during another server's measured run (`--pause-idle=false` turns this off);
 // `--control` adds a second bare server per framework, compared with the first: the noise floor.
-// `--out=<name>.md` writes the table to bench/results/<name>.md (a full run always writes http.md).
+// `--out=<name>.md` writes the table to bench/results/<name>.md (a full run always writes http.md),
+// and the rounds behind it to <name>.rounds.log, which bench/http-pool.mjs pools across runs.
 //
 // Options: --rounds=N --duration=S (per measured run) --slices=N --warmup=S (each of the two warm-up loads) --connections=N
 //          --only=express,koa,fastify (not written to results/http.md) --control --pin=split|same|none --pause-idle=true|false
