@@ -46,10 +46,10 @@ function requestInfo(req: Request): RequestInfo {
  */
 export function circuitBreaker(options: ExpressBreakerOptions): RequestHandler {
   const guard = new HttpGuard<Request>(options, { memoryStore: lruStore });
-  if (options.name === undefined && options.key === undefined) {
-    throw new TypeError('Invalid options: give a "name" or a "key" function, so that requests have a breaker');
-  }
-  /** Admits under the `name` option's breaker without looking it up per request (or by `key()`). */
+  /**
+   * Admits under the `name` option's breaker without looking it up per request (or by `key()`);
+   * throws a TypeError when the options give neither.
+   */
   const gate = guard.gate();
   const fallback = options.fallback;
   const captureLimit =

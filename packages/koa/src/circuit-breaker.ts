@@ -69,10 +69,10 @@ function statusOf(error: unknown): number | undefined {
  */
 export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next: Next) => Promise<void> {
   const guard = new HttpGuard<Context>(options, { memoryStore: lruStore });
-  if (options.name === undefined && options.key === undefined) {
-    throw new TypeError('Invalid options: give a "name" or a "key" function, so that requests have a breaker');
-  }
-  /** Admits under the `name` option's breaker without looking it up per request (or by `key()`). */
+  /**
+   * Admits under the `name` option's breaker without looking it up per request (or by `key()`);
+   * throws a TypeError when the options give neither.
+   */
   const gate = guard.gate();
 
   function settleThrown(call: HttpCall, error: unknown): void {

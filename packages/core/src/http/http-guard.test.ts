@@ -79,6 +79,16 @@ describe('HttpGuard: which breaker serves a request', () => {
     expect(() => guard.breakerFor(req)).toThrow(/give a "name" or a "key" function/);
   });
 
+  it('refuses to make a gate that could never pick a breaker, when it is made', () => {
+    const guard = new HttpGuard<Req>({ registry: new Registry() });
+    expect(() => guard.gate()).toThrow(
+      new TypeError('Invalid options: give a "name" or a "key" function, so that requests have a breaker'),
+    );
+    expect(guard.gate('GET /route')).toBeDefined();
+    expect(new HttpGuard<Req>({ registry: new Registry(), name: 'catalog' }).gate()).toBeDefined();
+    expect(new HttpGuard<Req>({ registry: new Registry(), key: () => 'k' }).gate()).toBeDefined();
+  });
+
   it('throws a TypeError when key(req) returns something other than a non-empty string', () => {
     const guard = new HttpGuard<Req>({ registry: new Registry(), key: (r) => r.tenant });
     expect(() => guard.breakerFor({ tenant: '' })).toThrow(/Invalid key: the "key" function returned ""/);

@@ -63,6 +63,8 @@ type StatusClassifier = (status: number) => boolean;
 
 const serverError: StatusClassifier = (status) => status >= 500;
 
+const NO_BREAKER = 'Invalid options: give a "name" or a "key" function, so that requests have a breaker';
+
 /**
  * What a guard looked up for one breaker name: the breaker, how its statuses are classified and
  * (once asked) its fallback engine. Valid while the registry's `version` is the one it was made at,
@@ -167,6 +169,8 @@ export class HttpGuard<Req> {
    * With a `key` option, a gate admits as `admit` does.
    */
   gate(defaultName?: string): Gate<Req> {
+    // Checked here, when an adapter is set up, rather than on each request.
+    if (this.key === undefined && this.name === undefined && defaultName === undefined) throw new TypeError(NO_BREAKER);
     return new Gate(this, defaultName, this.key === undefined);
   }
 
@@ -263,7 +267,7 @@ export class HttpGuard<Req> {
       name = this.keyedBreaker(this.key(req)).name;
     } else {
       const fixed = this.name ?? defaultName;
-      if (fixed === undefined) throw new TypeError('Invalid options: give a "name" or a "key" function');
+      if (fixed === undefined) throw new TypeError(NO_BREAKER);
       name = fixed;
     }
     const binding = this.bindings.get(name);
