@@ -13,7 +13,14 @@ import {
   readBody,
   settleOnClose,
 } from '@breakwater/core';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest, HookHandlerDoneFunction, RouteOptions } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+  RouteOptions,
+} from 'fastify';
 import fp from 'fastify-plugin';
 import { lruStore } from './lru-store.js';
 import { routeKeys } from './route-key.js';
@@ -70,6 +77,16 @@ function offerToCache(raw: ServerResponse, call: HttpCall, fallback: FallbackSta
   );
 }
 
+type Handler = (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) => unknown;
+
+/**
+ * Marks the routes that the plugin's `onRoute` hook saw, in the route config that Fastify copies
+ * into the route's context: their handlers are guarded already, so the `preHandler` hook that
+ * guards routes declared before the plugin loaded (see `guardEarlierRoutes`) leaves them alone.
+ */
+const kSeen = Symbol('breakwater.seen');
+/** What `printRoutes()` gives for an app without routes (find-my-way's rendering). */
+const NO_ROUTES = '(empty tree)';
 const DEFAULT_HEALTH_PATH = '/health/circuit-breakers';
 /** Options Fastify itself reads from `register`, not ours. */
 const REGISTER_KEYS = ['prefix', 'logLevel', 'logSerializers'];
@@ -104,6 +121,8 @@ function isBody(payload: unknown): payload is string | Uint8Array {
 }
 
 const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, options) => {
+  // Before this plugin declares its own (the health route).
+  const hadRoutes = fastify.printRoutes() !== NO_ROUTES;
   const { health, ...rest } = options;
   const httpOptions: HttpOptions<FastifyRequest> & Record<string, unknown> = { ...rest };
   for (const key of REGISTER_KEYS) delete httpOptions[key];
@@ -154,9 +173,11 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     let route = key === undefined ? undefined : routes.get(key);
     if (route === undefined) {
       const options = request.routeOptions;
+      const config = options.config as (typeof options.config & { [kSeen]?: true }) | undefined;
       route = {
-        // Fastify's own test for `request.is404`: the not-found handler's route has no URL.
-        guard: options.url === undefined ? undefined : guardFor(options.config?.circuitBreaker),
+        // Fastify's own test for `request.is404`: the not-found handler's route has no URL. A
+        // route that `onRoute` saw has its handler guarded already.
+        guard: options.url === undefined || config?.[kSeen] === true ? undefined : guardFor(config?.circuitBreaker),
         url: options.url,
         gates: new Map(),
       };
@@ -259,17 +280,45 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     settleOnClose(raw, call, () => offerToCache(raw, call, state));
   }
 
+  /** Answers a refused request with the 503 or the fallback; a fallback that fails goes to `next`, or to `reply.send` from a handler. */
   function refuse(
     routeGuard: Guard,
     request: FastifyRequest,
     reply: FastifyReply,
-    next: HookHandlerDoneFunction,
     refusal: Refusal,
+    next?: HookHandlerDoneFunction,
   ): void {
     routeGuard
       .refusal(requestInfo(request), request, refusal.error, refusal.breaker)
       .then((wire) => sendWire(reply, wire))
-      .catch((error: Error) => next(error));
+      .catch((error: Error) => (next === undefined ? reply.send(error) : next(error)));
+  }
+
+  /**
+   * `handler` behind the route's breaker: the request is admitted (or refused, never reaching
+   * `handler`) when Fastify calls the handler, after the route's hooks, body parsing and
+   * validation. A guarded handler costs no hook: any `onRequest` or `preHandler` hook costs every
+   * request Fastify's hook runner (~0.25k instructions and three closures), besides the hook.
+   * The gate of the last request's method is kept for the next one (a route may serve several
+   * methods; Fastify serves HEAD for a GET route through a route of its own).
+   */
+  function guardHandler(handler: Handler, routeGuard: Guard, url: string): Handler {
+    const route: Route = { guard: routeGuard, url, gates: new Map() };
+    let method: string | undefined;
+    let gate: Gate<FastifyRequest> | undefined;
+    return function guarded(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): unknown {
+      if (request.method !== method) {
+        gate = gateFor(route, routeGuard, request.method);
+        method = request.method;
+      }
+      const admission = (gate as Gate<FastifyRequest>).admit(request);
+      if (admission instanceof Refusal) {
+        refuse(routeGuard, request, reply, admission);
+        return undefined;
+      }
+      track(request, reply, routeGuard, admission);
+      return handler.call(this, request, reply);
+    };
   }
 
   /**
@@ -301,6 +350,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   // adds a HEAD route to every GET route, and those breakers appear on their first request.
   fastify.addHook('onRoute', (route: RouteOptions) => {
     let routeGuard: Guard | undefined;
+    (route as { config?: unknown }).config = { ...route.config, [kSeen]: true };
     try {
       routeGuard = guardFor(route.config?.circuitBreaker);
       if (routeGuard === undefined) return;
@@ -313,14 +363,20 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       if (!(error instanceof TypeError)) throw error;
       throw new TypeError(`${error.message} (route ${String(route.method)} ${route.url})`);
     }
+    route.handler = guardHandler(route.handler as Handler, routeGuard, route.url) as RouteOptions['handler'];
     if (!onSendEverywhere && routeGuard.mayFallBack()) {
       const hooks = route.onSend === undefined ? [] : ([] as unknown[]).concat(route.onSend);
       (route as { onSend?: unknown }).onSend = [...hooks, onSend];
     }
   });
 
-  // No closures in here (see `track`): a refused request is answered by `refuse`.
-  fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction) => {
+  /**
+   * Guards the routes declared before the plugin loaded (an un-awaited `register`, or routes
+   * declared before it), which `onRoute` never saw, with a `preHandler` hook: the same point in
+   * the request as a guarded handler, at the cost of a hook for every route of the scope. Added
+   * only when the app had routes when the plugin loaded. No closures in here (see `track`).
+   */
+  function guardEarlierRoutes(request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void {
     let admission: ReturnType<Guard['admit']>;
     let routeGuard: Guard | undefined;
     try {
@@ -341,10 +397,11 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       next(error as Error);
       return;
     }
-    refuse(routeGuard, request, reply, next, admission);
-  });
+    refuse(routeGuard, request, reply, admission, next);
+  }
+  if (hadRoutes) fastify.addHook('preHandler', guardEarlierRoutes);
 
-  fastify.addHook('onError', (request: FastifyRequest, _reply: FastifyReply, error: Error, next) => {
+  fastify.addHook('onError', function noteError(request: FastifyRequest, _reply: FastifyReply, error: Error, next) {
     const state = tracked(request);
     if (state !== null && state !== undefined) (state instanceof HttpCall ? state : state.call).noteError(error);
     next();
@@ -363,10 +420,14 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
 /**
  * The Fastify plugin (Fastify 4.23+ and 5): every route registered in its scope runs under a
  * circuit breaker, by default one per route (`"GET /users/:id"`), or the `name` option's for
- * all, or `key(request)`'s. A refused request gets the structured 503 (or the fallback) before
- * its body is parsed; an admitted one is counted by its status, as a timeout after `timeoutMs`,
- * or not at all when the client goes away first. Routes take `config: { circuitBreaker: { … } }`
- * to override options, or `config: { circuitBreaker: false }` to opt out.
+ * all, or `key(request)`'s. Requests are admitted right before the route's handler, after its
+ * hooks, body parsing and validation: what those answer is not counted, and `timeoutMs` does not
+ * include the time the client takes to send its body. A refused request gets the structured 503
+ * (or the fallback) instead of reaching the handler; an admitted one is counted by its status, as
+ * a timeout after `timeoutMs`, or not at all when the client goes away first. Routes take
+ * `config: { circuitBreaker: { … } }` to override options, or `config: { circuitBreaker: false }`
+ * to opt out. Routes declared after the plugin loaded (`await app.register(…)`) have their
+ * handler guarded at no other cost; routes declared before it are guarded by a `preHandler` hook.
  *
  * @example
  * await app.register(breakwater, { failureThreshold: 5, timeoutMs: 2000, health: true });

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { CircuitState, Registry } from '@breakwater/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -103,7 +104,7 @@ describe.each(frameworks)('%s', (_label, fastify) => {
     expect((await app.inject('/throws')).statusCode).toBe(503);
   });
 
-  it('does not count a thrown error that the error handler answers with a 4xx', async () => {
+  it('does not count a thrown error that the error handler answers with a 4xx, nor a body that fails validation', async () => {
     registry = new Registry();
     app = fastify();
     await app.register(breakwater, { registry, failureThreshold: 1 });
@@ -116,7 +117,80 @@ describe.each(frameworks)('%s', (_label, fastify) => {
       expect((await app.inject({ method: 'POST', url: '/validated', payload: {} })).statusCode).toBe(400);
     }
     expect(registry.get('GET /missing')?.stats()).toMatchObject({ state: 'CLOSED', successes: 3, failures: 0 });
-    expect(registry.get('POST /validated')?.stats()).toMatchObject({ state: 'CLOSED', successes: 3, failures: 0 });
+    // Validation runs before the handler, where requests are admitted: those never reached the breaker.
+    expect(registry.get('POST /validated')?.stats()).toMatchObject({ state: 'CLOSED', totalCalls: 0, rejected: 0 });
+  });
+
+  it("admits requests right before the handler: what the route's hooks answer is neither counted nor refused", async () => {
+    const { entries } = await build({ failureThreshold: 1 });
+    app.get('/private', {
+      preHandler: (request, reply, next) => {
+        if (request.headers.authorization === undefined) reply.code(401).send({ error: 'log in' });
+        else next();
+      },
+      handler: async (_request, reply) => reply.code(502).send('upstream down'),
+    });
+    expect((await app.inject('/private')).statusCode).toBe(401);
+    expect(registry.get('GET /private')?.stats()).toMatchObject({ totalCalls: 0 });
+    const signedIn = { headers: { authorization: 'Bearer x' } };
+    expect((await app.inject({ url: '/private', ...signedIn })).statusCode).toBe(502);
+    expect((await app.inject({ url: '/private', ...signedIn })).statusCode).toBe(503);
+    // Open now, and still the hook answers first.
+    expect((await app.inject('/private')).statusCode).toBe(401);
+    expect(registry.get('GET /private')?.stats()).toMatchObject({ state: 'OPEN', failures: 1, rejected: 1 });
+    expect(entries.size).toBe(0);
+  });
+
+  it('does not count the time a client takes to send its body toward timeoutMs', async () => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry, failureThreshold: 1, timeoutMs: 100 });
+    app.post('/orders', async (request) => ({ received: request.body }));
+    const url = new URL(await listenApp(app));
+    const answer = new Promise<{ status: number | undefined; body: string }>((resolve, reject) => {
+      const request = http.request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: '/orders',
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-length': 12 },
+        },
+        (response) => {
+          let body = '';
+          response.setEncoding('utf8').on('data', (chunk: string) => {
+            body += chunk;
+          });
+          response.on('end', () => resolve({ status: response.statusCode, body }));
+        },
+      );
+      request.on('error', reject);
+      request.write('{"sku":');
+      setTimeout(() => request.end('"A1"}'), 300);
+    });
+    expect(await answer).toEqual({ status: 200, body: '{"received":{"sku":"A1"}}' });
+    await until(() => registry.get('POST /orders')?.stats().totalCalls === 1);
+    expect(registry.get('POST /orders')?.stats()).toMatchObject({ state: 'CLOSED', successes: 1, timeouts: 0 });
+  });
+
+  it('guards the handlers of routes declared after it loaded with no hook, and earlier routes with a preHandler hook', async () => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry, failureThreshold: 1 });
+    app.get('/late', async (_request, reply) => reply.code(502).send('bad gateway'));
+    await app.ready();
+    expect(app.printRoutes({ includeHooks: true })).not.toMatch(/onRequest|preHandler/);
+    expect((await app.inject('/late')).statusCode).toBe(502);
+    expect((await app.inject('/late')).statusCode).toBe(503);
+    await app.close();
+
+    app = fastify();
+    app.get('/early', async (_request, reply) => reply.code(502).send('bad gateway'));
+    await app.register(breakwater, { registry: new Registry(), failureThreshold: 1 });
+    await app.ready();
+    expect(app.printRoutes({ includeHooks: true, commonPrefix: false })).toMatch(
+      /\/early \(GET\)\n.*\(preHandler\) \["guardEarlierRoutes\(\)"\]/,
+    );
   });
 
   it('gives every route its own breaker by default', async () => {
