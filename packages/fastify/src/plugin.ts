@@ -345,9 +345,10 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   const onSendEverywhere = guard.mayFallBack();
   if (onSendEverywhere) fastify.addHook('onSend', onSend);
 
-  // Validates route settings when the route is declared, and creates its breakers then, so that
-  // health documents list every protected route before traffic arrives. HEAD is skipped: Fastify
-  // adds a HEAD route to every GET route, and those breakers appear on their first request.
+  // Guards each route's handler when the route is declared (see `guardHandler`), after validating
+  // its settings and creating its breakers, so that health documents list every protected route
+  // before traffic arrives. HEAD is skipped there: Fastify adds a HEAD route to every GET route,
+  // and those breakers appear on their first request.
   fastify.addHook('onRoute', (route: RouteOptions) => {
     let routeGuard: Guard | undefined;
     (route as { config?: unknown }).config = { ...route.config, [kSeen]: true };
