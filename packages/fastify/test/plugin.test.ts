@@ -184,13 +184,22 @@ describe.each(frameworks)('%s', (_label, fastify) => {
     expect((await app.inject('/late')).statusCode).toBe(503);
     await app.close();
 
+    registry = new Registry();
     app = fastify();
     app.get('/early', async (_request, reply) => reply.code(502).send('bad gateway'));
-    await app.register(breakwater, { registry: new Registry(), failureThreshold: 1 });
+    await app.register(breakwater, { registry, failureThreshold: 2 });
+    app.get('/late', async (_request, reply) => reply.code(502).send('bad gateway'));
     await app.ready();
     expect(app.printRoutes({ includeHooks: true, commonPrefix: false })).toMatch(
       /\/early \(GET\)\n.*\(preHandler\) \["guardEarlierRoutes\(\)"\]/,
     );
+    // The hook runs for /late too, and leaves it to its guarded handler: each request counts once.
+    for (const path of ['/early', '/late']) {
+      expect((await app.inject(path)).statusCode).toBe(502);
+      expect(registry.get(`GET ${path}`)?.stats()).toMatchObject({ totalCalls: 1, failures: 1 });
+      expect((await app.inject(path)).statusCode).toBe(502);
+      expect((await app.inject(path)).statusCode).toBe(503);
+    }
   });
 
   it('gives every route its own breaker by default', async () => {
