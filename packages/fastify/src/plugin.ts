@@ -54,6 +54,13 @@ interface Route {
   url: string | undefined;
   /** The route's gate for each method seen: see `gateFor`. */
   gates: Map<string, Gate<FastifyRequest>>;
+  /** The method of the route's request before, and its gate: most requests repeat it. */
+  method: string | undefined;
+  gate: Gate<FastifyRequest> | undefined;
+}
+
+function newRoute(guard: Guard | undefined, url: string | undefined): Route {
+  return { guard, url, gates: new Map(), method: undefined, gate: undefined };
 }
 
 type OnSendHook = (
@@ -177,51 +184,31 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     if (route === undefined) {
       const options = request.routeOptions;
       const config = options.config as (typeof options.config & { [kSeen]?: true }) | undefined;
-      route = {
-        // Fastify's own test for `request.is404`: the not-found handler's route has no URL. A
-        // route that `onRoute` saw has its handler guarded already.
-        guard: options.url === undefined || config?.[kSeen] === true ? undefined : guardFor(config?.circuitBreaker),
-        url: options.url,
-        gates: new Map(),
-      };
+      // Fastify's own test for `request.is404`: the not-found handler's route has no URL. A
+      // route that `onRoute` saw has its handler guarded already.
+      const seen = options.url === undefined || config?.[kSeen] === true;
+      route = newRoute(seen ? undefined : guardFor(config?.circuitBreaker), options.url);
       if (key !== undefined) routes.set(key, route);
     }
     return route;
   }
 
   /**
-   * The gate that admits the route's requests of `method` under its breaker, by default named
-   * `"GET /users/:id"` (see `HttpGuard.gate`): the name is looked up once per route and method,
-   * not per request.
+   * The gate that admits the route's requests of `method` under its breaker (the route has one),
+   * by default named `"GET /users/:id"` (see `HttpGuard.gate`): the name is looked up once per
+   * route and method, not per request, and the gate of the route's request before is reused
+   * when the method repeats, at the cost of one comparison.
    */
-  function gateFor(route: Route, routeGuard: Guard, method: string): Gate<FastifyRequest> {
+  function gateFor(route: Route, method: string): Gate<FastifyRequest> {
+    if (method === route.method) return route.gate as Gate<FastifyRequest>;
     let gate = route.gates.get(method);
     if (gate === undefined) {
-      gate = routeGuard.gate(`${method} ${route.url}`);
+      gate = (route.guard as Guard).gate(`${method} ${route.url}`);
       route.gates.set(method, gate);
     }
+    route.method = method;
+    route.gate = gate;
     return gate;
-  }
-
-  /**
-   * What admitted the request before: its route's key and its method, the route's guard
-   * (undefined when the route is not protected) and gate. Requests to one route and method tend
-   * to come in runs, and for those, finding the gate costs two comparisons instead of a WeakMap
-   * and a Map lookup (~0.2k instructions). Set by `remember`.
-   */
-  let lastKey: object | undefined;
-  let lastMethod: string | undefined;
-  let lastGuard: Guard | undefined;
-  let lastGate: Gate<FastifyRequest> | undefined;
-
-  function remember(request: FastifyRequest, key: object | undefined): void {
-    const route = routeOf(request, key);
-    const method = request.method;
-    const gate = route.guard === undefined ? undefined : gateFor(route, route.guard, method);
-    lastKey = key;
-    lastMethod = method;
-    lastGuard = route.guard;
-    lastGate = gate;
   }
 
   function onTimeout(call: HttpCall, state: FallbackState, error: CircuitTimeoutError): void {
@@ -302,19 +289,13 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
    * `handler`) when Fastify calls the handler, after the route's hooks, body parsing and
    * validation. A guarded handler costs no hook: any `onRequest` or `preHandler` hook costs every
    * request Fastify's hook runner (~0.23k instructions and three closures), besides the hook.
-   * The gate of the last request's method is kept for the next one (a route may serve several
-   * methods; Fastify serves HEAD for a GET route through a route of its own).
+   * A route may serve several methods (Fastify serves HEAD for a GET route through a route of
+   * its own): see `gateFor`.
    */
   function guardHandler(handler: Handler, routeGuard: Guard, url: string): Handler {
-    const route: Route = { guard: routeGuard, url, gates: new Map() };
-    let method: string | undefined;
-    let gate: Gate<FastifyRequest> | undefined;
+    const route = newRoute(routeGuard, url);
     return function guarded(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): unknown {
-      if (request.method !== method) {
-        gate = gateFor(route, routeGuard, request.method);
-        method = request.method;
-      }
-      const admission = (gate as Gate<FastifyRequest>).admit(request);
+      const admission = gateFor(route, request.method).admit(request);
       if (admission instanceof Refusal) {
         refuse(routeGuard, request, reply, admission);
         return undefined;
@@ -384,14 +365,13 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     let admission: ReturnType<Guard['admit']>;
     let routeGuard: Guard | undefined;
     try {
-      const key = routeKey(request);
-      if (key !== lastKey || request.method !== lastMethod || key === undefined) remember(request, key);
-      routeGuard = lastGuard;
+      const route = routeOf(request, routeKey(request));
+      routeGuard = route.guard;
       if (routeGuard === undefined) {
         next();
         return;
       }
-      admission = (lastGate as Gate<FastifyRequest>).admit(request);
+      admission = gateFor(route, request.method).admit(request);
       if (!(admission instanceof Refusal)) {
         track(request, reply, routeGuard, admission);
         next();
