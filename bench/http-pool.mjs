@@ -1,9 +1,11 @@
 // Pools the rounds of several bench:http runs into one table:
 //   pnpm bench:http:pool bench/results/http.rounds.log bench/results/http-second.rounds.log …
 // Each round is compared within itself (a scenario against the same round's bare server), as the
-// benchmark does; pooling only puts more rounds under the medians. Give runs of the same code.
+// benchmark does; pooling only puts more rounds under the medians. Give runs of the same code (of
+// the frameworks whose rows you read). Below the table, the medians of the req/s ratios with their
+// 95% confidence intervals.
 import { readFileSync } from 'node:fs';
-import { parseRounds, tableLines } from './http/report.mjs';
+import { intervalLines, parseRounds, tableLines } from './http/report.mjs';
 import { groups as defined, peers } from './http/scenarios.mjs';
 
 const files = process.argv.slice(2);
@@ -48,3 +50,5 @@ console.log(
 );
 console.log('');
 console.log(tableLines(rounds, groups, peers).join('\n'));
+console.log('');
+console.log(intervalLines(rounds, groups, peers).join('\n'));

@@ -30,6 +30,8 @@
 //          --extra=fastify-hook,koa-passthrough,… adds diagnostic scenarios of server.mjs to their
 //          framework's group (not written to results/http.md either): `<framework>-passthrough` (Express,
 //          Koa) and `fastify-hook` are a middleware or hook that does nothing, the floor for any breaker;
+//          `fastify-wrapper` wraps each route's handler (onRoute) in a function that only calls it, the
+//          floor of the way Breakwater admits requests on Fastify;
 //          `express-listener` adds one `close` listener to the response and nothing else, and
 //          `express-reads` also reads `writableEnded` and `statusCode` in it, as a breaker must;
 //          `fastify-listener` is an onRequest hook that adds a `close` listener, `koa-listener` a middleware
@@ -42,7 +44,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { median, roundLine, tableLines } from './http/report.mjs';
+import { intervalLines, median, roundLine, tableLines } from './http/report.mjs';
 import { args, fullRun, peers, selectedGroups, serverPath } from './http/scenarios.mjs';
 
 const ROUNDS = Number(args.get('rounds') ?? 12);
@@ -190,6 +192,8 @@ const rows = [
   `HTTP overhead: ${ROUNDS} rounds, each starting fresh servers, warming each up with ${WARMUP_LOADS} loads of ${WARMUP} s, then loading each for ${DURATION} s in ${SLICES} slices taken in turn (orders balanced across rounds${PAUSE === 'true' ? '; the servers not under load paused' : ''}); autocannon with ${CONNECTIONS} connections, no pipelining, in a separate process on 127.0.0.1${PIN === 'none' ? '' : ` (pinned: ${PIN})`}. Medians over rounds; "vs bare" is the median of per-round ratios to the same round's bare server, with the interquartile range; "CPU" is the server's own CPU time (user + system) per request, and its ratio is bare's CPU time over the scenario's. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
   '',
   ...tableLines(rounds, selected, peers),
+  '',
+  ...intervalLines(rounds, selected, peers),
 ];
 const table = rows.join('\n');
 console.log(table);

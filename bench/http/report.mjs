@@ -10,6 +10,32 @@ export function quantile(values, q) {
 }
 
 export const median = (values) => quantile(values, 0.5);
+
+/**
+ * A distribution-free confidence interval for the median of `values` (at `level`, 95% by default):
+ * the order statistics x(k) and x(n+1-k), with k the largest rank such that a median lies outside
+ * them with probability at most 1 - level, from the binomial distribution of how many values fall
+ * below the true median. It assumes independent values: rounds of one run share the machine's
+ * mood, so the intervals of pooled runs are only as honest as the control's shows.
+ * Undefined below 6 values, where no such pair of ranks exists at 95%.
+ */
+export function medianInterval(values, level = 0.95) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const n = sorted.length;
+  // P(X < k) for X ~ Binomial(n, 1/2), summed in logs to stay finite for large n.
+  let below = 0;
+  let k = 0;
+  let logTerm = -n * Math.LN2; // log P(X = 0)
+  while (k < n / 2) {
+    const next = below + Math.exp(logTerm);
+    if (2 * next > 1 - level) break;
+    below = next;
+    logTerm += Math.log((n - k) / (k + 1));
+    k++;
+  }
+  if (k === 0) return undefined;
+  return [sorted[k - 1], sorted[n - k]];
+}
 const percent = (ratio) => `${(ratio * 100).toFixed(1)}%`;
 const spread = (ratios) =>
   `${percent(median(ratios))} (${percent(quantile(ratios, 0.25))}–${percent(quantile(ratios, 0.75))})`;
@@ -55,6 +81,45 @@ export function tableLines(rounds, groups, peers) {
     );
   }
   return versus.length > 0 ? [...lines, '', ...versus] : lines;
+}
+
+/**
+ * Lines giving, per framework, the median per-round req/s ratio of Breakwater (and of the control,
+ * when there is one) to bare, and of Breakwater to the peer, each with its 95% confidence interval
+ * (`medianInterval`): a target is clearly met when the whole interval is on its side.
+ */
+export function intervalLines(rounds, groups, peers) {
+  const lines = [];
+  const describe = (label, values) => {
+    const interval = medianInterval(values);
+    const range =
+      interval === undefined
+        ? 'too few rounds for an interval'
+        : `95% CI ${percent(interval[0])}–${percent(interval[1])}`;
+    return `${label} ${percent(median(values))} (${range}, ${values.length} rounds)`;
+  };
+  for (const [framework, scenarios] of groups) {
+    const parts = [];
+    for (const scenario of [`${framework}-breakwater`, `${framework}-control`]) {
+      if (!scenarios.includes(scenario)) continue;
+      parts.push(
+        describe(`${scenario.slice(framework.length + 1)} vs bare`, ratios(rounds, scenario, `${framework}-bare`).rps),
+      );
+    }
+    const peer = peers[framework];
+    if (peer !== undefined && scenarios.includes(peer) && scenarios.includes(`${framework}-breakwater`))
+      parts.push(
+        describe(
+          `breakwater vs ${peer.slice(framework.length + 1)}`,
+          ratios(rounds, `${framework}-breakwater`, peer).rps,
+        ),
+      );
+    if (parts.length > 0) lines.push(`- ${framework}: ${parts.join('; ')}.`);
+  }
+  return [
+    'Medians of the per-round req/s ratios, with distribution-free 95% confidence intervals (rounds taken as independent):',
+    ...lines,
+  ];
 }
 
 /**

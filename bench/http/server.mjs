@@ -164,6 +164,16 @@ async function fastify() {
   } else if (scenario === 'fastify-hook') {
     app.addHook('onRequest', (_request, _reply, next) => next());
     app.get('/hello', async () => payload);
+  } else if (scenario === 'fastify-wrapper') {
+    // The floor of Breakwater's way in on Fastify: an onRoute hook that wraps each route's handler
+    // in a function that only calls it.
+    app.addHook('onRoute', (route) => {
+      const handler = route.handler;
+      route.handler = function wrapped(request, reply) {
+        return handler.call(this, request, reply);
+      };
+    });
+    app.get('/hello', async () => payload);
   } else if (scenario === 'fastify-listener') {
     app.addHook('onRequest', (_request, reply, next) => {
       reply.raw.on('close', () => {});
