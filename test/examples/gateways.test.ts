@@ -58,7 +58,7 @@ describe('example gateways', () => {
     expect(body).toMatchObject({ error: 'Service Unavailable', circuitBreakerState: 'OPEN' });
     expect(JSON.stringify(body)).not.toContain('database');
 
-    const health = await (await fetch(`${base}/health/circuit-breakers`)).json();
+    const health = (await (await fetch(`${base}/health/circuit-breakers`)).json()) as { status: string };
     expect(health.status).toBe('degraded');
   });
 
