@@ -36,6 +36,7 @@ export function medianInterval(values, level = 0.95) {
   if (k === 0) return undefined;
   return [sorted[k - 1], sorted[n - k]];
 }
+
 const percent = (ratio) => `${(ratio * 100).toFixed(1)}%`;
 const spread = (ratios) =>
   `${percent(median(ratios))} (${percent(quantile(ratios, 0.25))}–${percent(quantile(ratios, 0.75))})`;
