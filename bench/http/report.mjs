@@ -53,6 +53,14 @@ function ratios(rounds, scenario, base) {
   };
 }
 
+/** The peer scenario of `framework` when the run had it, beside Breakwater's; else undefined. */
+function peerIn(framework, scenarios, peers) {
+  const peer = peers[framework];
+  return peer !== undefined && scenarios.includes(peer) && scenarios.includes(`${framework}-breakwater`)
+    ? peer
+    : undefined;
+}
+
 /**
  * The table's rows, then a line per framework comparing Breakwater with its peer. `groups` lists
  * [framework, scenarios] with bare first; `peers` maps a framework to its peer's scenario.
@@ -74,8 +82,8 @@ export function tableLines(rounds, groups, peers) {
   }
   const versus = [];
   for (const [framework, scenarios] of groups) {
-    const peer = peers[framework];
-    if (peer === undefined || !scenarios.includes(peer)) continue;
+    const peer = peerIn(framework, scenarios, peers);
+    if (peer === undefined) continue;
     const vsPeer = ratios(rounds, `${framework}-breakwater`, peer);
     versus.push(
       `- ${framework}: Breakwater vs ${peer.slice(framework.length + 1)}: ${spread(vsPeer.rps)} of its req/s, ${spread(vsPeer.cpu)} of its CPU time per request inverted (above 100% = cheaper).`,
@@ -107,8 +115,8 @@ export function intervalLines(rounds, groups, peers) {
         describe(`${scenario.slice(framework.length + 1)} vs bare`, ratios(rounds, scenario, `${framework}-bare`).rps),
       );
     }
-    const peer = peers[framework];
-    if (peer !== undefined && scenarios.includes(peer) && scenarios.includes(`${framework}-breakwater`))
+    const peer = peerIn(framework, scenarios, peers);
+    if (peer !== undefined)
       parts.push(
         describe(
           `breakwater vs ${peer.slice(framework.length + 1)}`,
