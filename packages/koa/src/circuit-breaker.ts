@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import {
   CircuitTimeoutError,
   type FallbackEngine,
@@ -7,13 +8,15 @@ import {
   Refusal,
   type RequestInfo,
   readBody,
+  settleEnded,
+  settleOnClose,
   silence,
   writeResponse,
 } from '@breakwater/core';
 import type { Context, Next } from 'koa';
 import { lruStore } from './lru-store.js';
 import { setResponse } from './set-response.js';
-import { settleWhenFinished } from './settle-when-finished.js';
+import { finishQueue, settleWhenFinished } from './settle-when-finished.js';
 
 /**
  * Options of the Koa middleware: every breaker option (`failureThreshold`, `timeoutMs`,
@@ -156,6 +159,18 @@ export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next:
     if (engine.wantsResponse(info) && ctx.respond !== false) captured = sentBody(ctx);
   }
 
+  /** The rest of the chain's promise, with `onRejected` for when it rejects (or `next` throws). */
+  function downstreamOf(next: Next, call: HttpCall, onRejected: (error: unknown) => void): Promise<void> {
+    let downstream: Promise<unknown>;
+    try {
+      downstream = Promise.resolve(next());
+    } catch (error) {
+      settleThrown(call, error);
+      return Promise.reject(error);
+    }
+    return downstream.then(undefined, onRejected) as Promise<void>;
+  }
+
   async function refuse(ctx: Context, refusal: Refusal): Promise<void> {
     setResponse(ctx, await guard.refusal(requestInfo(ctx), ctx, refusal.error, refusal.breaker));
   }
@@ -174,18 +189,28 @@ export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next:
     } catch (error) {
       return Promise.reject(error);
     }
-    settleWhenFinished(ctx.res, admission);
-    admission.armTimeout();
-    let downstream: Promise<unknown>;
-    try {
-      downstream = Promise.resolve(next());
-    } catch (error) {
-      settleThrown(admission, error);
-      return Promise.reject(error);
+    const call = admission;
+    const queue = finishQueue(ctx.res, call);
+    // The common path: one function, on on-finished's queue and as the chain's rejection handler
+    // (a closure and a context fewer a request). on-finished calls it with the response; the
+    // promise, with the error alone.
+    if (queue !== undefined) {
+      const settle = (error: unknown, res?: ServerResponse): void => {
+        if (res !== undefined) {
+          settleEnded(res, call);
+          return;
+        }
+        settleThrown(call, error);
+        throw error;
+      };
+      queue.push(settle);
+      return downstreamOf(next, call, settle);
     }
-    return downstream.then(undefined, (error: unknown) => {
-      settleThrown(admission, error);
+    settleOnClose(ctx.res, call);
+    call.armTimeout();
+    return downstreamOf(next, call, (error: unknown) => {
+      settleThrown(call, error);
       throw error;
-    }) as Promise<void>;
+    });
   };
 }

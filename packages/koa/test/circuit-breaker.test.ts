@@ -185,6 +185,28 @@ describe.each(majors)('Koa $major', ({ Koa }) => {
     expect(registry.get('orders')?.stats()).toMatchObject({ failures: 0, ignored: 1 });
   });
 
+  it('counts a thrown error as a failure even when middleware above answers it with a 200', async () => {
+    const registry = new Registry();
+    const app = createApp(Koa);
+    app.use(async (ctx, next) => {
+      try {
+        await next();
+      } catch {
+        ctx.status = 200;
+        ctx.body = { from: 'upstream' };
+      }
+    });
+    mount(app, '/x', circuitBreaker({ name: 'orders', registry }), () => {
+      throw new Error('boom');
+    });
+    const { url } = await listen(app.callback());
+
+    const response = await request(`${url}/x`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ from: 'upstream' });
+    expect(registry.get('orders')?.stats()).toMatchObject({ failures: 1, successes: 0 });
+  });
+
   it('counts a request whose client went away mid-response as neither success nor failure', async () => {
     const registry = new Registry();
     const app = createApp(Koa);
