@@ -38,7 +38,10 @@
 //          that does, `koa-onfinished` one that gives a callback to on-finished's `onFinished()`, and
 //          `koa-queue` one that pushes it onto the queue of the on-finished watcher Koa already keeps;
 //          `express-channel`, `koa-channel` and `fastify-channel` watch the response through Node's
-//          `http.server.response.finish` diagnostics channel instead (a WeakMap entry per response).
+//          `http.server.response.finish` diagnostics channel instead (a WeakMap entry per response);
+//          `fastify-watch-channel` and `fastify-watch-close` admit as Breakwater does, through core's
+//          public parts, and watch the response through core's finish-channel watcher or a `close`
+//          listener: the same code but for that choice.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';

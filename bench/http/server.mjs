@@ -187,6 +187,26 @@ async function fastify() {
       next();
     });
     app.get('/hello', async () => payload);
+  } else if (scenario === 'fastify-watch-channel' || scenario === 'fastify-watch-close') {
+    // Breakwater's way in on Fastify, cut down to core's public parts (a handler wrapper that
+    // admits through a gate, then watches the response), to time one choice: counting the response
+    // from the finish channel (what the plugin does) or from a `close` listener on it.
+    const { HttpGuard, Refusal, countWhenFinished, settleOnClose } = await import('@breakwater/core');
+    const guard = new HttpGuard({});
+    const byChannel = scenario === 'fastify-watch-channel';
+    app.addHook('onRoute', (route) => {
+      const gate = guard.gate(`${route.method} ${route.url}`);
+      const handler = route.handler;
+      route.handler = function guarded(request, reply) {
+        const call = gate.admit(request);
+        if (call instanceof Refusal) return reply.code(503).send({ error: 'open' });
+        const raw = reply.raw;
+        if (byChannel) countWhenFinished(raw, call, raw.socket);
+        else settleOnClose(raw, call);
+        return handler.call(this, request, reply);
+      };
+    });
+    app.get('/hello', async () => payload);
   } else if (scenario === 'fastify-circuit-breaker') {
     await app.register(require('@fastify/circuit-breaker'));
     app.after(() => {
