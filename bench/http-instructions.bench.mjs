@@ -15,94 +15,30 @@
 // Needs valgrind (`apt-get install -y valgrind`). About 25 min on two cores.
 // Options: --reps=N (runs per scenario, default 3) --jobs=N (runs at a time, default 2)
 //          --only=express,koa,fastify --extra=koa-queue,… (neither is written to results/)
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
-import { args, fullRun, peers, selectedGroups, serverPath } from './http/scenarios.mjs';
+import { requestsOf, requireValgrind, runUnderCallgrind, summaryOf } from './http/callgrind.mjs';
+import { args, fullRun, peers, selectedGroups } from './http/scenarios.mjs';
 
 const REPS = Number(args.get('reps') ?? 3);
 const JOBS = Number(args.get('jobs') ?? 2);
-// Express serves about a fifth as many requests per second as Koa or Fastify: fewer of them
-// take as long under valgrind, and warm it up as well.
-const requests = {
-  express: { warm: 15_000, measured: 10_000 },
-  koa: { warm: 40_000, measured: 20_000 },
-  fastify: { warm: 40_000, measured: 20_000 },
-};
 
-for (const tool of ['valgrind', 'callgrind_control']) {
-  try {
-    execFileSync(tool, ['--version'], { stdio: 'ignore' });
-  } catch {
-    console.error(`${tool} is missing: install valgrind (apt-get install -y valgrind) to run this benchmark.`);
-    process.exit(1);
-  }
-}
-
-function load(port, amount) {
-  return new Promise((resolve, reject) => {
-    autocannon({ url: `http://127.0.0.1:${port}/hello`, connections: 8, amount, timeout: 60 }, (error, result) => {
-      if (error) reject(error);
-      else if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0)
-        reject(new Error(`${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`));
-      else resolve(result);
-    });
-  });
-}
+requireValgrind();
 
 /** Instructions per measured request of one run of `scenario`: { main, all }. */
 async function count(scenario, dir) {
-  const { warm, measured } = requests[scenario.split('-')[0]];
+  const { warm, measured } = requestsOf(scenario);
   const out = join(dir, `${scenario}-${process.hrtime.bigint()}.cg`);
-  const child = spawn(
-    'valgrind',
-    [
-      '--tool=callgrind',
-      '--separate-threads=yes',
-      `--callgrind-out-file=${out}`,
-      process.execPath,
-      serverPath,
-      scenario,
-    ],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
-  );
-  let log = '';
-  child.stderr.on('data', (chunk) => {
-    log = (log + chunk).slice(-4000);
-  });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  try {
-    const port = await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${scenario}: server did not start\n${log}`)), 180_000);
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        const match = /^PORT (\d+)$/.exec(line);
-        if (match) {
-          clearTimeout(timer);
-          resolve(Number(match[1]));
-        }
-      });
-      exited.then(() => reject(new Error(`${scenario}: server exited\n${log}`)));
-    });
-    await load(port, warm / 2);
-    await load(port, warm / 2);
-    execFileSync('callgrind_control', ['-z', String(child.pid)], { stdio: 'ignore' });
-    await load(port, measured);
-    execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
-  } finally {
-    child.kill();
-    await exited;
-  }
+  await runUnderCallgrind(scenario, out, { warm, measured });
   // The dump holds one file per thread, `<out>.1-<thread>`; thread 01 runs the event loop.
   let main = 0;
   let all = 0;
   const prefix = `${out.split('/').pop()}.1-`;
   for (const name of readdirSync(dir).filter((file) => file.startsWith(prefix))) {
-    const summary = /^summary: (\d+)/m.exec(readFileSync(join(dir, name), 'utf8'));
-    const instructions = Number(summary?.[1] ?? 0);
+    const instructions = summaryOf(readFileSync(join(dir, name), 'utf8'));
     all += instructions;
     if (name.endsWith('-01')) main = instructions;
   }
@@ -144,7 +80,7 @@ try {
 }
 
 const rows = [
-  `HTTP overhead in instructions: each server run ${REPS} times under valgrind's callgrind (${execFileSync('valgrind', ['--version']).toString().trim()}); after a warm-up in two loads (Express ${requests.express.warm}, Koa and Fastify ${requests.koa.warm} requests in all), the instructions executed for the next ${requests.express.measured} (Express) or ${requests.koa.measured} requests, divided by their number; autocannon with 8 connections. Medians over runs. "Main thread" runs the event loop and bounds throughput; "all threads" adds V8's compiler and GC helpers. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
+  `HTTP overhead in instructions: each server run ${REPS} times under valgrind's callgrind (${execFileSync('valgrind', ['--version']).toString().trim()}); after a warm-up in two loads (Express ${requestsOf('express').warm}, Koa and Fastify ${requestsOf('koa').warm} requests in all), the instructions executed for the next ${requestsOf('express').measured} (Express) or ${requestsOf('koa').measured} requests, divided by their number; autocannon with 8 connections. Medians over runs. "Main thread" runs the event loop and bounds throughput; "all threads" adds V8's compiler and GC helpers. Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
   '',
   '| framework | scenario | instructions/request (main thread) | runs (min–max) | over bare | vs bare | all threads |',
   '|---|---|---:|---:|---:|---:|---:|',

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+// @ts-expect-error: the benchmark's callgrind helpers are a plain JavaScript module without types.
+import { inclusiveCost, parseCallgrind, perfMapNames, summaryOf } from '../../bench/http/callgrind.mjs';
+
+interface Profile {
+  self: Map<string, number>;
+  calls: Map<string, Map<string, { count: number; cost: number }>>;
+  total: number;
+}
+const parse = parseCallgrind as (text: string, rename?: (name: string) => string) => Profile;
+const inclusive = inclusiveCost as (profile: Profile, fn: string) => number;
+
+// Callgrind's own format, as `--separate-threads=yes` writes it: compressed names (`(id) name`
+// the first time, `(id)` after), relative positions, and a `calls=` line whose next cost line is
+// the call's inclusive cost, not the caller's own.
+const dump = `version: 1
+creator: callgrind-3.19.0
+positions: line
+events: Ir
+summary: 1000
+
+ob=(1) /usr/bin/node
+fl=(1) ???
+fn=(1) main
+0 100
+cfn=(2) 0x00000a00'2
+calls=3 0
+0 600
++2 50
+
+fn=(2)
+0 500
+cfn=(3) helper
+calls=2 0
+0 100
+
+fn=(3)
+0 100
+`;
+
+describe('parseCallgrind (bench:http:profile)', () => {
+  it('splits each function into its own cost and its calls', () => {
+    const profile = parse(dump);
+    expect(profile.self).toEqual(
+      new Map([
+        ['main', 150],
+        ['0x00000a00', 500],
+        ['helper', 100],
+      ]),
+    );
+    expect(profile.total).toBe(750);
+    expect(profile.calls.get('main')?.get('0x00000a00')).toEqual({ count: 3, cost: 600 });
+    expect(inclusive(profile, 'main')).toBe(750);
+    expect(inclusive(profile, '0x00000a00')).toBe(600);
+    expect(summaryOf(dump)).toBe(1000);
+  });
+
+  it('reads a second position column when callgrind writes instruction addresses too', () => {
+    const profile = parse('positions: instr line\nevents: Ir\nfn=(1) f\n0x10 3 7\n+4 * 5\n');
+    expect(profile.self.get('f')).toBe(12);
+  });
+
+  it('names JIT code from the perf map, the last entry that covers an address winning', () => {
+    const names = perfMapNames(
+      ['a00 100 JS:*old file.js:1:1', 'a00 80 JS:*new file.js:2:2', 'c00 10 JS:*other file.js:3:3', ''].join('\n'),
+    ) as (name: string) => string;
+    expect(names('0x0000000000000a00')).toBe('JS:*new file.js:2:2');
+    expect(names('0xa90')).toBe('JS:*old file.js:1:1');
+    expect(names('0xc0a')).toBe('JS:*other file.js:3:3');
+    expect(names('0xd00')).toBe('0xd00');
+    expect(names('Builtins_LoadIC')).toBe('Builtins_LoadIC');
+    const profile = parse(dump, names);
+    expect(profile.self.get('JS:*new file.js:2:2')).toBe(500);
+  });
+});
