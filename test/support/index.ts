@@ -2,6 +2,7 @@
 // by relative path). Real servers on 127.0.0.1, a hand-driven clock, promises to hold work.
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
+import { expect } from 'vitest';
 
 export interface Running {
   url: string;
@@ -122,4 +123,110 @@ export async function pipelined(url: string, paths: string[]): Promise<Socket> {
   socket.on('error', () => {});
   socket.write(paths.map((path) => `GET ${path} HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`).join(''));
   return socket;
+}
+
+/** A log line as a logger given to an adapter received it. */
+export interface LogLine {
+  level: 'warn' | 'info' | 'error';
+  args: unknown[];
+}
+
+/**
+ * A console-like logger (`(message)`), or a pino-like one (`child` present, so adapters log
+ * `(object, message)`), keeping each line it is given.
+ */
+export function recordingLogger(kind: 'console' | 'pino'): {
+  logger: { warn(...args: unknown[]): void; info(...args: unknown[]): void; error(...args: unknown[]): void };
+  lines: LogLine[];
+} {
+  const lines: LogLine[] = [];
+  const at =
+    (level: LogLine['level']) =>
+    (...args: unknown[]) => {
+      lines.push({ level, args });
+    };
+  const logger = { warn: at('warn'), info: at('info'), error: at('error') };
+  return { logger: kind === 'pino' ? Object.assign(logger, { child: () => logger }) : logger, lines };
+}
+
+/** Breaker options for `cycleBreaker`. */
+export const CYCLE_OPTIONS = { failureThreshold: 1, recoveryTimeoutMs: 1_000, successThreshold: 1 } as const;
+
+/**
+ * Drives `send` (one request to a route whose status the test sets) through a breaker's whole
+ * cycle on `clock`, under `CYCLE_OPTIONS`: opened by a 500, half-open after the recovery
+ * timeout, closed by the probe's 200.
+ */
+export async function cycleBreaker(
+  route: { status: number },
+  clock: ManualClock,
+  send: () => Promise<unknown>,
+): Promise<void> {
+  route.status = 500;
+  await send();
+  route.status = 200;
+  clock.advance(1_001);
+  await send();
+}
+
+/** The log lines of one breaker cycle (see `cycleBreaker`), as each kind of logger receives them. */
+export function expectCycleLogged(kind: 'console' | 'pino', lines: LogLine[], name: string): void {
+  const seen = lines.map((line) => {
+    const message = String(kind === 'pino' ? line.args[1] : line.args[0]);
+    const fields = kind === 'pino' ? line.args[0] : JSON.parse(message.slice(message.indexOf('{')));
+    const { breaker, from, to } = fields as { breaker?: string; from?: string; to?: string };
+    return { level: line.level, message, breaker, from, to };
+  });
+  expect(seen).toEqual([
+    { level: 'warn', message: expect.stringContaining(`"${name}" opened`), breaker: name, from: 'CLOSED', to: 'OPEN' },
+    {
+      level: 'info',
+      message: expect.stringContaining(`"${name}" half-open`),
+      breaker: name,
+      from: 'OPEN',
+      to: 'HALF_OPEN',
+    },
+    {
+      level: 'info',
+      message: expect.stringContaining(`"${name}" closed`),
+      breaker: name,
+      from: 'HALF_OPEN',
+      to: 'CLOSED',
+    },
+  ]);
+}
+
+/** Statuses as `request` answers them, and the JSON of the first. */
+interface Answer {
+  status: number;
+  json(): unknown;
+}
+
+/**
+ * Sends 2 requests to `/orders` that its route breaker ('orders', failureThreshold 2) counts as
+ * failures, 8 it refuses, then one to `/users` that succeeds, and checks that the app-wide
+ * breaker ('gateway') around both counted the 2 failures and the success, not the refusals.
+ */
+export async function expectRefusalsNotCountedOutside(
+  url: string,
+  registry: {
+    get(name: string): { stats(): { totalCalls: number } } | undefined;
+  },
+): Promise<void> {
+  for (let i = 0; i < 2; i++) expect((await request(`${url}/orders`)).status).toBe(502);
+  const refused: Answer[] = [];
+  for (let i = 0; i < 8; i++) refused.push(await request(`${url}/orders`));
+  expect((await request(`${url}/users`)).status).toBe(200);
+  await until(() => registry.get('gateway')?.stats().totalCalls === 3);
+
+  expect(refused.map((answer) => answer.status)).toEqual(Array(8).fill(503));
+  expect(refused[0]?.json()).toMatchObject({ error: 'Service Unavailable', circuitBreakerState: 'OPEN' });
+  expect(registry.get('orders')?.stats()).toMatchObject({ state: 'OPEN', failures: 2, rejected: 8 });
+  expect(registry.get('gateway')?.stats()).toMatchObject({
+    state: 'CLOSED',
+    totalCalls: 3,
+    failures: 2,
+    successes: 1,
+    halfOpenInFlight: 0,
+  });
 }

@@ -54,6 +54,7 @@ export {
   toWire,
   type WireResponse,
 } from './http/response.js';
+export { answeredByBreakwater, markAnswered } from './node/answered.js';
 export { countWhenFinished } from './node/count-when-finished.js';
 export { MAX_BODY_BYTES, readBody } from './node/read-body.js';
 export { onResponseOver, settleEnded, settleOnClose } from './node/settle-on-close.js';

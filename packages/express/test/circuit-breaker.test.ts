@@ -5,13 +5,18 @@ import express5 from 'express5';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { circuitBreaker, healthHandler } from '../src/index.js';
 import {
+  CYCLE_OPTIONS,
   closeAll,
+  cycleBreaker,
   delay,
+  expectCycleLogged,
+  expectRefusalsNotCountedOutside,
   flood,
   gate,
   listen,
   ManualClock,
   pipelined,
+  recordingLogger,
   rejectionBody,
   request,
   until,
@@ -133,6 +138,22 @@ describe.each(majors)('Express $major', ({ major, express }) => {
     expect(registry.get('orders')?.stats().failures).toBe(major === 5 ? 3 : 2);
   });
 
+  it('counts an error that an error middleware of the app answers with a 2xx as a success (Express shows it no errors)', async () => {
+    const registry = new Registry();
+    const app = express();
+    app.get('/orders', circuitBreaker({ name: 'orders', registry, failureThreshold: 1 }), () => {
+      throw new Error('upstream down');
+    });
+    app.use((_error: Error, _req: Request, res: Response, _next: NextFunction) => {
+      res.status(200).json({ degraded: true });
+    });
+    const { url } = await listen(app);
+
+    for (let i = 0; i < 2; i++) expect((await request(`${url}/orders`)).json()).toEqual({ degraded: true });
+    await until(() => registry.get('orders')?.stats().totalCalls === 2);
+    expect(registry.get('orders')?.stats()).toMatchObject({ state: 'CLOSED', successes: 2, failures: 0 });
+  });
+
   it('counts a request whose client went away mid-response as neither success nor failure', async () => {
     const registry = new Registry();
     const app = express();
@@ -246,6 +267,26 @@ describe.each(majors)('Express $major', ({ major, express }) => {
     }
     expect(listeners[0]).toBe(listeners[2]);
     expect(listeners[1]).toBe(listeners[2]);
+  });
+
+  it.each([
+    { path: 'counted only', gatewayOptions: {} },
+    { path: 'holding a permit', gatewayOptions: { timeoutMs: 5_000 } },
+  ])("does not count a route breaker's 503s on the app-wide breaker ($path)", async ({ gatewayOptions }) => {
+    // One failing dependency opens its route's breaker; the refusals it answers are not the
+    // app's failures, or the app-wide breaker would open for every route.
+    const registry = new Registry();
+    const app = express();
+    app.use(circuitBreaker({ name: 'gateway', registry, failureThreshold: 5, ...gatewayOptions }));
+    app.get('/orders', circuitBreaker({ name: 'orders', registry, failureThreshold: 2 }), (_req, res) => {
+      res.sendStatus(502);
+    });
+    app.get('/users', (_req: Request, res: Response) => {
+      res.sendStatus(200);
+    });
+    const { url } = await listen(app);
+
+    await expectRefusalsNotCountedOutside(url, registry);
   });
 
   it('picks a breaker per request with key()', async () => {
@@ -423,34 +464,32 @@ describe.each(majors)('Express $major', ({ major, express }) => {
     expect(seen[0]?.error).toBeInstanceOf(CircuitOpenError);
   });
 
-  it('logs a warning when the circuit opens and info when it closes', async () => {
-    const registry = new Registry();
-    const clock = new ManualClock();
-    const logger = { warn: vi.fn(), info: vi.fn() };
-    const app = express();
-    const { route, handler } = statusRoute();
-    const mw = circuitBreaker({
-      name: 'orders',
-      registry,
-      clock,
-      logger,
-      failureThreshold: 1,
-      recoveryTimeoutMs: 1_000,
-      successThreshold: 1,
-    });
-    app.get('/x', mw, handler);
-    const { url } = await listen(app);
+  it.each(['console', 'pino', 'none'] as const)(
+    'logs a warning when the circuit opens, info when it half-opens and closes (%s-like logger), nothing without one',
+    async (kind) => {
+      const registry = new Registry();
+      const clock = new ManualClock();
+      const recording = kind === 'none' ? undefined : recordingLogger(kind);
+      const consoleCalls = (['log', 'info', 'warn', 'error', 'debug'] as const).map((method) =>
+        vi.spyOn(console, method).mockImplementation(() => undefined),
+      );
+      const app = express();
+      const { route, handler } = statusRoute();
+      const mw = circuitBreaker({ name: 'orders', registry, clock, logger: recording?.logger, ...CYCLE_OPTIONS });
+      app.get('/x', mw, handler);
+      const { url } = await listen(app);
 
-    route.status = 500;
-    await request(`${url}/x`);
-    expect(logger.warn).toHaveBeenCalledTimes(1);
-    expect(String(logger.warn.mock.calls[0]?.[0])).toContain('"orders" opened');
+      await cycleBreaker(route, clock, () => request(`${url}/x`));
 
-    route.status = 200;
-    clock.advance(1_001);
-    await request(`${url}/x`);
-    expect(logger.info.mock.calls.map((call) => String(call[0])).join('\n')).toContain('"orders" closed');
-  });
+      // Opened by the failure, half-open after the recovery timeout, closed by the probe.
+      expect(registry.get('orders')?.stats()).toMatchObject({ state: 'CLOSED', failures: 1, successes: 1 });
+      if (recording !== undefined) expectCycleLogged(kind as 'console' | 'pino', recording.lines, 'orders');
+      for (const spy of consoleCalls) {
+        expect(spy).not.toHaveBeenCalled();
+        spy.mockRestore();
+      }
+    },
+  );
 
   it('leaves no unhandled rejections, warnings or listeners behind after 3000 requests', async () => {
     const registry = new Registry();

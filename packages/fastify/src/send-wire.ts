@@ -1,4 +1,4 @@
-import type { WireResponse } from '@breakwater/core';
+import { markAnswered, type WireResponse } from '@breakwater/core';
 import type { FastifyReply } from 'fastify';
 
 function bytes(body: string | Uint8Array): string | Buffer {
@@ -9,8 +9,10 @@ function bytes(body: string | Uint8Array): string | Buffer {
  * Sends a wire response through `reply`, so the route's `onSend` and `onResponse` hooks still
  * run. With `final`, every later `reply.send` (a handler that answers after a timeout fallback)
  * becomes a quiet no-op instead of a "Reply was already sent" warning or a second response.
+ * Marked as Breakwater's own answer (see core's `answeredByBreakwater`).
  */
 export function sendWire(reply: FastifyReply, wire: WireResponse, final = false): void {
+  markAnswered(reply.raw);
   reply.code(wire.status);
   for (const [name, value] of Object.entries(wire.headers)) reply.header(name, value);
   const send = reply.send;

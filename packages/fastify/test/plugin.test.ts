@@ -121,6 +121,18 @@ describe.each(frameworks)('%s', (_label, fastify) => {
     expect(registry.get('POST /validated')?.stats()).toMatchObject({ state: 'CLOSED', totalCalls: 0, rejected: 0 });
   });
 
+  it('counts an error that an error handler of the app answers with a 2xx as a success (no onError hook runs)', async () => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry, failureThreshold: 1 });
+    app.setErrorHandler((_error, _request, reply) => reply.code(200).send({ degraded: true }));
+    app.get('/orders', async () => {
+      throw new Error('upstream down');
+    });
+    for (let i = 0; i < 2; i++) expect((await app.inject('/orders')).json()).toEqual({ degraded: true });
+    expect(registry.get('GET /orders')?.stats()).toMatchObject({ state: 'CLOSED', successes: 2, failures: 0 });
+  });
+
   it("admits requests right before the handler: what the route's hooks answer is neither counted nor refused", async () => {
     const { entries } = await build({ failureThreshold: 1 });
     app.get('/private', {

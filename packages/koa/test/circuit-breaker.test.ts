@@ -5,13 +5,18 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { circuitBreaker, healthHandler } from '../src/index.js';
 import { createApp, majors, mount } from './app.js';
 import {
+  CYCLE_OPTIONS,
   closeAll,
+  cycleBreaker,
   delay,
+  expectCycleLogged,
+  expectRefusalsNotCountedOutside,
   flood,
   gate,
   listen,
   ManualClock,
   pipelined,
+  recordingLogger,
   rejectionBody,
   request,
   until,
@@ -343,6 +348,26 @@ describe.each(majors)('Koa $major', ({ Koa }) => {
     expect(registry.get('b')?.state).toBe('CLOSED');
   });
 
+  it.each([
+    { path: 'counted only', gatewayOptions: {} },
+    { path: 'holding a permit', gatewayOptions: { timeoutMs: 5_000 } },
+  ])("does not count a route breaker's 503s on the app-wide breaker ($path)", async ({ gatewayOptions }) => {
+    // One failing dependency opens its route's breaker; the refusals it answers are not the
+    // app's failures, or the app-wide breaker would open for every route.
+    const registry = new Registry();
+    const app = createApp(Koa);
+    app.use(circuitBreaker({ name: 'gateway', registry, failureThreshold: 5, ...gatewayOptions }));
+    mount(app, '/orders', circuitBreaker({ name: 'orders', registry, failureThreshold: 2 }), (ctx) => {
+      ctx.status = 502;
+    });
+    app.use((ctx) => {
+      ctx.body = 'users';
+    });
+    const { url } = await listen(app.callback());
+
+    await expectRefusalsNotCountedOutside(url, registry);
+  });
+
   it('picks a breaker per request with key(ctx)', async () => {
     const registry = new Registry();
     const app = createApp(Koa);
@@ -519,34 +544,32 @@ describe.each(majors)('Koa $major', ({ Koa }) => {
     expect(seen[0]?.error).toBeInstanceOf(CircuitOpenError);
   });
 
-  it('logs a warning when the circuit opens and info when it closes', async () => {
-    const registry = new Registry();
-    const clock = new ManualClock();
-    const logger = { warn: vi.fn(), info: vi.fn() };
-    const app = createApp(Koa);
-    const { route, handler } = statusRoute();
-    const mw = circuitBreaker({
-      name: 'orders',
-      registry,
-      clock,
-      logger,
-      failureThreshold: 1,
-      recoveryTimeoutMs: 1_000,
-      successThreshold: 1,
-    });
-    mount(app, '/x', mw, handler);
-    const { url } = await listen(app.callback());
+  it.each(['console', 'pino', 'none'] as const)(
+    'logs a warning when the circuit opens, info when it half-opens and closes (%s-like logger), nothing without one',
+    async (kind) => {
+      const registry = new Registry();
+      const clock = new ManualClock();
+      const recording = kind === 'none' ? undefined : recordingLogger(kind);
+      const consoleCalls = (['log', 'info', 'warn', 'error', 'debug'] as const).map((method) =>
+        vi.spyOn(console, method).mockImplementation(() => undefined),
+      );
+      const app = createApp(Koa);
+      const { route, handler } = statusRoute();
+      const mw = circuitBreaker({ name: 'orders', registry, clock, logger: recording?.logger, ...CYCLE_OPTIONS });
+      mount(app, '/x', mw, handler);
+      const { url } = await listen(app.callback());
 
-    route.status = 500;
-    await request(`${url}/x`);
-    expect(logger.warn).toHaveBeenCalledTimes(1);
-    expect(String(logger.warn.mock.calls[0]?.[0])).toContain('"orders" opened');
+      await cycleBreaker(route, clock, () => request(`${url}/x`));
 
-    route.status = 200;
-    clock.advance(1_001);
-    await request(`${url}/x`);
-    expect(logger.info.mock.calls.map((call) => String(call[0])).join('\n')).toContain('"orders" closed');
-  });
+      // Opened by the failure, half-open after the recovery timeout, closed by the probe.
+      expect(registry.get('orders')?.stats()).toMatchObject({ state: 'CLOSED', failures: 1, successes: 1 });
+      if (recording !== undefined) expectCycleLogged(kind as 'console' | 'pino', recording.lines, 'orders');
+      for (const spy of consoleCalls) {
+        expect(spy).not.toHaveBeenCalled();
+        spy.mockRestore();
+      }
+    },
+  );
 
   it('leaves no unhandled rejections, warnings or listeners behind after 3000 requests', async () => {
     const registry = new Registry();

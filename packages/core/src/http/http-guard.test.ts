@@ -4,6 +4,7 @@ import { CircuitOpenError } from '../errors/circuit-open-error.js';
 import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
 import type { CachedResponse, CacheStore, RequestInfo } from '../fallback/types.js';
 import { Registry } from '../registry/registry.js';
+import { answeredByBreakwater, markAnswered } from '../node/answered.js';
 import { type Admission, type HttpCall, HttpGuard, Refusal } from './http-guard.js';
 
 interface Req {
@@ -253,6 +254,31 @@ describe('HttpCall: outcomes', () => {
     expect(guard.breakerFor(req).state).toBe('CLOSED');
   });
 
+  it("counts a failing status that Breakwater answered itself (another breaker's 503) as neither", () => {
+    const guard = new HttpGuard<Req>({ name: 'outer', registry: new Registry(), failureThreshold: 1 });
+    const answered = {};
+    markAnswered(answered);
+    admitted(guard).complete(503, answered);
+    admitted(guard).complete(200, answered);
+    expect(guard.breakerFor(req).stats()).toMatchObject({ totalCalls: 1, successes: 1, failures: 0 });
+    admitted(guard).complete(503, {});
+    expect(guard.breakerFor(req).stats()).toMatchObject({ failures: 1, state: 'OPEN' });
+    expect(answeredByBreakwater(answered)).toBe(true);
+    expect(answeredByBreakwater({})).toBe(false);
+  });
+
+  it('gives a permit back for such a response, as for a client that went away', () => {
+    const guard = new HttpGuard<Req>({ name: 'timed', registry: new Registry(), timeoutMs: 1_000, failureThreshold: 1 });
+    const answered = {};
+    markAnswered(answered);
+    const call = admitted(guard);
+    expect(call.holdsPermit).toBe(true);
+    call.armTimeout();
+    call.complete(503, answered);
+    expect(call.settled).toBe(true);
+    expect(guard.breakerFor(req).stats()).toMatchObject({ totalCalls: 0, failures: 0, state: 'CLOSED' });
+  });
+
   it('settles once: later complete/fail/abort calls are ignored', () => {
     const guard = new HttpGuard<Req>({ name: 'once', registry: new Registry() });
     const call = admitted(guard);
@@ -413,6 +439,18 @@ describe('HttpGuard: maxBreakers', () => {
     registry.reset();
     guard.breakerFor({ tenant: 'c' });
     expect(registry.names()).toEqual(['c']);
+  });
+
+  it('keeps a breaker it did not create in the registry when it leaves the keyed set', () => {
+    const registry = new Registry();
+    const shared = registry.getOrCreate('shared');
+    const guard = new HttpGuard<Req>({ registry, key: (r) => r.tenant, maxBreakers: 1 });
+    expect(guard.breakerFor({ tenant: 'shared' })).toBe(shared);
+    guard.breakerFor({ tenant: 'x' });
+    guard.breakerFor({ tenant: 'y' });
+    expect(registry.names().sort()).toEqual(['shared', 'y']);
+    expect(registry.get('shared')).toBe(shared);
+    expect(guard.breakerFor({ tenant: 'shared' })).toBe(shared);
   });
 
   it('keeps a declared breaker in the registry when it leaves the keyed set', () => {

@@ -5,6 +5,7 @@ import type { CircuitOpenError } from '../errors/circuit-open-error.js';
 import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
 import { type FallbackContext, FallbackEngine } from '../fallback/fallback-engine.js';
 import type { CacheStore, FallbackOptions, RequestInfo } from '../fallback/types.js';
+import { answeredByBreakwater } from '../node/answered.js';
 import { validateBreakerOptions } from '../options.js';
 import { type BreakerDefaults, defaultRegistry, type Registry } from '../registry/registry.js';
 import { type Logger, log, logTransitions } from './logger.js';
@@ -108,6 +109,12 @@ export class HttpGuard<Req> {
   private readonly memoryStore: ((maxEntries: number) => CacheStore) | undefined;
   /** Breakers created through `key()`, least recently used first. */
   private readonly keyed = new Map<string, CircuitBreaker>();
+  /**
+   * The keyed breakers this guard created in the registry, which it may delete from it again:
+   * one that was there before (another adapter's, a protected fetch's) is only dropped from
+   * `keyed`, since others hold it.
+   */
+  private readonly created = new WeakSet<CircuitBreaker>();
   private readonly seen = new WeakSet<CircuitBreaker>();
   /** What was looked up per breaker name (see `Binding`). */
   private readonly bindings = new Map<string, Binding<Req>>();
@@ -312,7 +319,9 @@ export class HttpGuard<Req> {
       this.keyed.set(name, known);
       return known;
     }
+    const existed = this.registry.get(name) !== undefined;
     const breaker = this.breaker(name);
+    if (!existed) this.created.add(breaker);
     this.keyed.delete(name);
     this.keyed.set(name, breaker);
     while (this.keyed.size > this.maxBreakers) if (!this.evictIdle(breaker)) break;
@@ -320,15 +329,20 @@ export class HttpGuard<Req> {
   }
 
   /**
-   * Drops the least recently used CLOSED breaker created through `key()`: never an open one,
-   * nor `keep`, the one about to serve a request. Returns false when none could go.
+   * Drops the least recently used CLOSED breaker served through `key()`: never an open one, nor
+   * `keep`, the one about to serve a request. It leaves the registry too when this guard created
+   * it and no declaration names it. Returns false when none could go.
    */
   private evictIdle(keep: CircuitBreaker): boolean {
     for (const [name, breaker] of this.keyed) {
       if (breaker === keep || breaker.state !== CircuitState.CLOSED) continue;
       this.keyed.delete(name);
       this.bindings.delete(name);
-      if (this.registry.get(name) === breaker && this.registry.declaration(name) === undefined)
+      if (
+        this.created.has(breaker) &&
+        this.registry.get(name) === breaker &&
+        this.registry.declaration(name) === undefined
+      )
         this.registry.delete(name);
       return true;
     }
@@ -479,11 +493,16 @@ export class HttpCall {
     this.thrown = error;
   }
 
-  /** The response finished with `status`. */
-  complete(status: number): void {
+  /**
+   * The response finished with `status`. Given the `response`, a failing status that Breakwater
+   * wrote itself (another breaker's 503 or fallback, see `answeredByBreakwater`) settles the call
+   * as neither success nor failure.
+   */
+  complete(status: number, response?: object): void {
     if (this.settled) return;
     if (this.binding.isFailure(status)) {
-      this.fail(this.threw ? this.thrown : new HttpStatusError(status));
+      if (response !== undefined && answeredByBreakwater(response)) this.abort();
+      else this.fail(this.threw ? this.thrown : new HttpStatusError(status));
       return;
     }
     this.settled = true;

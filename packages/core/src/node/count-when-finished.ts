@@ -73,13 +73,13 @@ function onFinish(message: unknown): void {
   if (call.response === response && watched.more === undefined) {
     watched.call = undefined;
     call.response = undefined;
-    call.complete(watched.plain ? response.statusCode : statusOf(response));
+    call.complete(watched.plain ? response.statusCode : statusOf(response), response);
     return;
   }
   const calls = watched.take(response);
   if (calls.length === 0) return;
   const status = statusOf(response);
-  for (const call of calls) call.complete(status);
+  for (const call of calls) call.complete(status, response);
 }
 
 /**

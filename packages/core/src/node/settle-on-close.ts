@@ -31,7 +31,7 @@ export function settleEnded(res: ServerResponse, call: HttpCall, finished?: () =
     call.abort();
     return;
   }
-  call.complete(res.statusCode);
+  call.complete(res.statusCode, res);
   finished?.();
 }
 

@@ -1,10 +1,15 @@
 import type { ServerResponse } from 'node:http';
 import type { WireResponse } from '../http/response.js';
+import { markAnswered } from './answered.js';
 
 const BODILESS = new Set([204, 205, 304]);
 
-/** Writes a wire response with Node's own API (`res.setHeader`, `res.end`), the same under every framework and version. */
+/**
+ * Writes a wire response with Node's own API (`res.setHeader`, `res.end`), the same under every
+ * framework and version, marked as Breakwater's own answer (see `answeredByBreakwater`).
+ */
 export function writeResponse(res: ServerResponse, wire: WireResponse): void {
+  markAnswered(res);
   res.statusCode = wire.status;
   for (const [name, value] of Object.entries(wire.headers)) res.setHeader(name, value);
   if (BODILESS.has(wire.status) || wire.status < 200) {
