@@ -6,6 +6,7 @@ import fastify5 from 'fastify5';
 
 export {
   delay,
+  expectRefusalsNotCountedOutside,
   gate,
   listen as listenNode,
   ManualClock,

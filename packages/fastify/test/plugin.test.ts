@@ -6,6 +6,7 @@ import breakwater from '../src/index.js';
 import {
   capturedLogger,
   delay,
+  expectRefusalsNotCountedOutside,
   frameworks,
   gate,
   type LogLine,
@@ -385,6 +386,25 @@ describe.each(frameworks)('%s', (_label, fastify) => {
     expect(() =>
       app.get('/bad', { config: { circuitBreaker: { failureThreshold: -1 } } }, async () => 'never'),
     ).toThrow(/Invalid option "failureThreshold".*-1.*\(route GET \/bad\)/);
+  });
+
+  it.each([
+    { path: 'counted only', gatewayOptions: {} },
+    { path: 'holding a permit', gatewayOptions: { timeoutMs: 5_000 } },
+  ])("does not count a nested scope's 503s on the app's breaker ($path)", async ({ gatewayOptions }) => {
+    // The scope's plugin wraps the handler last, so its breaker admits first: its refusals never
+    // reach the app's breaker, which counts only what the handler answered.
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry, name: 'gateway', failureThreshold: 5, ...gatewayOptions });
+    await app.register(async (scope) => {
+      await scope.register(breakwater, { registry, name: 'orders', failureThreshold: 2 });
+      scope.get('/orders', async (_request, reply) => reply.code(502).send());
+    });
+    app.get('/users', async () => 'users');
+    const url = await listenApp(app);
+
+    await expectRefusalsNotCountedOutside(url, registry);
   });
 
   it('picks the breaker with key(request) and calls onOpen with the Fastify request', async () => {

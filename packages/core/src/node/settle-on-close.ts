@@ -46,6 +46,40 @@ function queuedOn(res: ServerResponse): Socket | undefined {
 }
 
 /**
+ * The responses a connection's `close` must end, for calls whose response waits behind another
+ * on it (see `onResponseOver`): one listener per connection however many wait, so that a burst
+ * of pipelined requests does not pass Node's limit of 10 listeners (and its warning). Kept on
+ * the socket under a symbol of ours, cleared once nothing waits.
+ */
+const kQueued = Symbol('breakwater.queued');
+type QueuedSocket = Socket & { [kQueued]?: Set<() => void> | undefined };
+
+function onConnectionClose(this: QueuedSocket): void {
+  const waiting = this[kQueued];
+  if (waiting === undefined) return;
+  this[kQueued] = undefined;
+  this.removeListener('close', onConnectionClose);
+  for (const over of waiting) over();
+}
+
+function waitForConnection(socket: QueuedSocket, over: () => void): void {
+  let waiting = socket[kQueued];
+  if (waiting === undefined) {
+    waiting = new Set();
+    socket[kQueued] = waiting;
+    on.call(socket, 'close', onConnectionClose);
+  }
+  waiting.add(over);
+}
+
+function stopWaiting(socket: QueuedSocket, over: () => void): void {
+  const waiting = socket[kQueued];
+  if (waiting === undefined || !waiting.delete(over) || waiting.size > 0) return;
+  socket[kQueued] = undefined;
+  socket.removeListener('close', onConnectionClose);
+}
+
+/**
  * Calls `listener` once, when `res` is over: when it closes, which Node emits once on every
  * server response (after `finish`, and on a lost connection). A call that holds a permit (a
  * probe, a timed call) must give it back on every path, so for a response queued behind another
@@ -63,12 +97,12 @@ export function onResponseOver(res: ServerResponse, call: HttpCall, listener: ()
   const responseOver = (): void => {
     if (over) return;
     over = true;
-    socket.removeListener('close', responseOver);
+    stopWaiting(socket, responseOver);
     listener();
   };
   on.call(res, 'close', responseOver);
   if (socket.destroyed) responseOver();
-  else on.call(socket, 'close', responseOver);
+  else waitForConnection(socket, responseOver);
 }
 
 /**
