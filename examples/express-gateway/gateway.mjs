@@ -1,32 +1,22 @@
 import { Registry } from '@breakwater/core';
+import { switchAnswer } from '@breakwater/example-upstream';
+import { productsBreaker } from '@breakwater/example-upstream/breaker';
 import { circuitBreaker, healthHandler } from '@breakwater/express';
 import express from 'express';
 
 /**
  * An API gateway in front of the products service: `/api/products` is forwarded upstream under
  * a breaker; while the circuit is open, the last good answer per URL is served from cache, and
- * a URL never seen before gets the structured 503.
+ * a URL never seen before gets the structured 503. Given the simulated upstream as `simulator`,
+ * `POST /__upstream/:mode` switches it (`healthy`, `failing`, `slow`, `flaky`).
  */
-export function createGateway({ upstreamUrl, registry = new Registry(), logger } = {}) {
+export function createGateway({ upstreamUrl, registry = new Registry(), logger, simulator } = {}) {
   const app = express();
   app.disable('x-powered-by');
   app.get('/health/circuit-breakers', healthHandler({ registry }));
   app.get(
     '/api/products',
-    circuitBreaker({
-      name: 'products',
-      registry,
-      logger,
-      failureThreshold: 5,
-      failureRateThreshold: 0.5,
-      minimumRequests: 10,
-      metricsWindowMs: 10_000,
-      timeoutMs: 800,
-      recoveryTimeoutMs: 2_000,
-      successThreshold: 2,
-      halfOpenMaxRequests: 2,
-      fallback: { strategy: 'cache', ttlMs: 60_000 },
-    }),
+    circuitBreaker({ name: 'products', registry, logger, ...productsBreaker }),
     async (req, res, next) => {
       try {
         const upstream = await fetch(`${upstreamUrl}${req.originalUrl.replace('/api', '')}`);
@@ -41,5 +31,11 @@ export function createGateway({ upstreamUrl, registry = new Registry(), logger }
       }
     },
   );
+  if (simulator) {
+    app.post('/__upstream/:mode', (req, res) => {
+      const { status, body } = switchAnswer(simulator, req.params.mode);
+      res.status(status).json(body);
+    });
+  }
   return app;
 }

@@ -1,16 +1,12 @@
-// Run the gateway and its simulated upstream: `node index.mjs`, then
+// Run the gateway and its simulated upstream: `node index.mjs` (PORT, default 3000), then
 // curl localhost:3000/api/products and curl -X POST localhost:3000/__upstream/failing
 
 import { createUpstream } from '@breakwater/example-upstream';
-import express from 'express';
 import { createGateway } from './gateway.mjs';
 
 const upstream = createUpstream();
 const upstreamPort = await upstream.listen();
-const app = createGateway({ upstreamUrl: `http://127.0.0.1:${upstreamPort}`, logger: console });
-app.post('/__upstream/:mode', express.json(), (req, res) => {
-  upstream.setMode(req.params.mode);
-  res.json({ mode: upstream.mode });
-});
-const port = Number(process.env.PORT ?? 3000);
-app.listen(port, '127.0.0.1', () => console.log(`gateway on http://127.0.0.1:${port} → upstream :${upstreamPort}`));
+const app = createGateway({ upstreamUrl: `http://127.0.0.1:${upstreamPort}`, logger: console, simulator: upstream });
+const server = app.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () =>
+  console.log(`express gateway on http://127.0.0.1:${server.address().port} → upstream :${upstreamPort}`),
+);

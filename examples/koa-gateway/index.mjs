@@ -1,9 +1,11 @@
-// Run the Koa gateway and its simulated upstream: `node index.mjs`, then curl localhost:3001/api/products
+// Run the Koa gateway and its simulated upstream: `node index.mjs` (PORT, default 3001), then
+// curl localhost:3001/api/products and curl -X POST localhost:3001/__upstream/failing
 import { createUpstream } from '@breakwater/example-upstream';
 import { createGateway } from './gateway.mjs';
 
 const upstream = createUpstream();
 const upstreamPort = await upstream.listen();
-const app = createGateway({ upstreamUrl: `http://127.0.0.1:${upstreamPort}`, logger: console });
-const port = Number(process.env.PORT ?? 3001);
-app.listen(port, '127.0.0.1', () => console.log(`koa gateway on http://127.0.0.1:${port} → upstream :${upstreamPort}`));
+const app = createGateway({ upstreamUrl: `http://127.0.0.1:${upstreamPort}`, logger: console, simulator: upstream });
+const server = app.listen(Number(process.env.PORT ?? 3001), '127.0.0.1', () =>
+  console.log(`koa gateway on http://127.0.0.1:${server.address().port} → upstream :${upstreamPort}`),
+);

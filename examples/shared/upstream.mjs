@@ -3,7 +3,23 @@ import { createServer } from 'node:http';
 /**
  * A simulated upstream ("the products service") whose health you switch at run time:
  * `healthy`, `failing` (every call 500), `slow` (answers after 1.5 s) or `flaky` (every other call 500).
+ * Each example gateway given it as `simulator` switches it with `POST /__upstream/:mode`, and
+ * answers an unknown mode with a 400 (see `switchAnswer`).
  */
+export const MODES = ['healthy', 'failing', 'slow', 'flaky'];
+
+/**
+ * Switches `simulator` to `mode` and returns what a gateway's `POST /__upstream/:mode` answers:
+ * `{ status: 200, body: { mode } }`, or a 400 naming the modes when `mode` is not one of them.
+ */
+export function switchAnswer(simulator, mode) {
+  if (!MODES.includes(mode)) {
+    return { status: 400, body: { error: `unknown mode ${JSON.stringify(mode)}`, modes: MODES } };
+  }
+  simulator.setMode(mode);
+  return { status: 200, body: { mode: simulator.mode } };
+}
+
 export function createUpstream() {
   let mode = 'healthy';
   let calls = 0;
