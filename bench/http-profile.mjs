@@ -70,7 +70,7 @@ async function profile(name, dir) {
   if (from !== undefined) return kept(name);
   const { warm, measured } = requestsOf(name);
   const out = join(dir, `${name}.cg`);
-  const pid = await runUnderCallgrind(name, out, { warm, measured, nodeArgs: ['--perf-basic-prof'] });
+  const pid = await runUnderCallgrind(name, out, { warm, measured, nodeArgs: ['--perf-basic-prof'], cwd: dir });
   const rename = readPerfMap(pid);
   const parsed = parseCallgrind(readFileSync(`${out}.1-01`, 'utf8'), (raw) => short(rename(raw)));
   if (keep !== undefined) {

@@ -49,10 +49,11 @@ function load(port, amount) {
  * zeroes the counters, sends `measured` more and dumps. Two loads, because the first one's
  * connections closing makes V8 deoptimize part of Node's own HTTP and stream code, which it
  * re-optimizes during the next load. Callgrind then holds one file per thread, `<out>.1-<thread>`;
- * thread 01 runs the event loop. `nodeArgs` go to Node (`--perf-basic-prof` for a profile).
+ * thread 01 runs the event loop. `nodeArgs` go to Node (`--perf-basic-prof` for a profile), and
+ * the server runs in `cwd` (where V8 writes its `isolate-*.log` under `--perf-basic-prof`).
  * Resolves to the server's process id once it has exited.
  */
-export async function runUnderCallgrind(scenario, out, { warm, measured, nodeArgs = [] }) {
+export async function runUnderCallgrind(scenario, out, { warm, measured, nodeArgs = [], cwd }) {
   const child = spawn(
     'valgrind',
     [
@@ -64,7 +65,7 @@ export async function runUnderCallgrind(scenario, out, { warm, measured, nodeArg
       serverPath,
       scenario,
     ],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
+    { stdio: ['pipe', 'pipe', 'pipe'], cwd },
   );
   let log = '';
   child.stderr.on('data', (chunk) => {
