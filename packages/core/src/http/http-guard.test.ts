@@ -3,8 +3,8 @@ import { CircuitState } from '../circuit/state.js';
 import { CircuitOpenError } from '../errors/circuit-open-error.js';
 import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
 import type { CachedResponse, CacheStore, RequestInfo } from '../fallback/types.js';
-import { Registry } from '../registry/registry.js';
 import { answeredByBreakwater, markAnswered } from '../node/answered.js';
+import { Registry } from '../registry/registry.js';
 import { type Admission, type HttpCall, HttpGuard, Refusal } from './http-guard.js';
 
 interface Req {
@@ -268,7 +268,12 @@ describe('HttpCall: outcomes', () => {
   });
 
   it('gives a permit back for such a response, as for a client that went away', () => {
-    const guard = new HttpGuard<Req>({ name: 'timed', registry: new Registry(), timeoutMs: 1_000, failureThreshold: 1 });
+    const guard = new HttpGuard<Req>({
+      name: 'timed',
+      registry: new Registry(),
+      timeoutMs: 1_000,
+      failureThreshold: 1,
+    });
     const answered = {};
     markAnswered(answered);
     const call = admitted(guard);
