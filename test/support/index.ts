@@ -2,7 +2,7 @@
 // by relative path). Real servers on 127.0.0.1, a hand-driven clock, promises to hold work.
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 
 export interface Running {
   url: string;
@@ -138,6 +138,7 @@ export interface LogLine {
 export function recordingLogger(kind: 'console' | 'pino'): {
   logger: { warn(...args: unknown[]): void; info(...args: unknown[]): void; error(...args: unknown[]): void };
   lines: LogLine[];
+  kind: 'console' | 'pino';
 } {
   const lines: LogLine[] = [];
   const at =
@@ -146,7 +147,7 @@ export function recordingLogger(kind: 'console' | 'pino'): {
       lines.push({ level, args });
     };
   const logger = { warn: at('warn'), info: at('info'), error: at('error') };
-  return { logger: kind === 'pino' ? Object.assign(logger, { child: () => logger }) : logger, lines };
+  return { logger: kind === 'pino' ? Object.assign(logger, { child: () => logger }) : logger, lines, kind };
 }
 
 /** Breaker options for `cycleBreaker`. */
@@ -229,4 +230,32 @@ export async function expectRefusalsNotCountedOutside(
     successes: 1,
     halfOpenInFlight: 0,
   });
+}
+
+/**
+ * Silences the console for a test and returns the check that nothing was written to it (which
+ * also restores it): a breaker without a logger must log nothing.
+ */
+export function watchConsole(): () => void {
+  const spies = (['log', 'info', 'warn', 'error', 'debug'] as const).map((method) =>
+    vi.spyOn(console, method).mockImplementation(() => undefined),
+  );
+  return () => {
+    for (const spy of spies) {
+      expect(spy).not.toHaveBeenCalled();
+      spy.mockRestore();
+    }
+  };
+}
+
+/**
+ * After `cycleBreaker`: the breaker 'orders' opened on the failure, half-opened after the
+ * recovery timeout and closed on the probe, and `recording` (absent for no logger) saw it.
+ */
+export function expectCycle(
+  registry: { get(name: string): { stats(): object } | undefined },
+  recording: { kind: 'console' | 'pino'; lines: LogLine[] } | undefined,
+): void {
+  expect(registry.get('orders')?.stats()).toMatchObject({ state: 'CLOSED', failures: 1, successes: 1 });
+  if (recording !== undefined) expectCycleLogged(recording.kind, recording.lines, 'orders');
 }
