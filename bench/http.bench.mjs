@@ -44,6 +44,7 @@
 //          listener: the same code but for that choice.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -73,19 +74,34 @@ if (!['none', 'split', 'same'].includes(PIN)) throw new TypeError(`--pin: got ${
 // split: autocannon on CPU 0, the server on CPU 1; same: both on CPU 1.
 if (PIN !== 'none') execFileSync('taskset', ['-a', '-p', '-c', PIN === 'split' ? '0' : '1', String(process.pid)]);
 
+/** The servers still running, killed when this run ends however it ends: they are detached (see `startServer`). */
+const started = new Set();
+process.on('exit', () => {
+  for (const child of started) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => process.exit(128 + constants.signals[signal]));
+
 function startServer(scenario) {
   return new Promise((resolve, reject) => {
     // A control scenario (`<framework>-control`) is served bare: server.mjs knows no such breaker.
     const command = PIN === 'none' ? [process.execPath] : ['taskset', '-c', '1', process.execPath];
+    // In a session of its own (`detached`): the servers not under load are stopped (see `running`),
+    // and when a process group holding stopped processes is orphaned (the shell that started this
+    // run exits, say) the kernel sends each of them SIGHUP, which ends a server mid-run.
     const child = spawn(command[0], [...command.slice(1), serverPath, scenario], {
       stdio: ['pipe', 'pipe', 'inherit'],
+      detached: true,
     });
+    started.add(child);
+    child.once('exit', () => started.delete(child));
     const lines = createInterface({ input: child.stdout });
+    /** Pending CPU-time questions: [answer, fail]. */
     const waiting = [];
+    let exited;
     const timer = setTimeout(() => reject(new Error(`${scenario}: server did not start`)), 15_000);
     lines.on('line', (line) => {
       const cpu = /^CPU (\d+) (\d+)$/.exec(line);
-      if (cpu) waiting.shift()?.(Number(cpu[1]) + Number(cpu[2]));
+      if (cpu) waiting.shift()?.[0](Number(cpu[1]) + Number(cpu[2]));
       const match = /^PORT (\d+)$/.exec(line);
       if (!match) return;
       clearTimeout(timer);
@@ -93,14 +109,23 @@ function startServer(scenario) {
         child,
         port: Number(match[1]),
         /** The server's CPU time so far, in µs. */
+        // A server that dies mid-run fails the run at once rather than leaving it waiting forever.
         cpu: () =>
-          new Promise((answer) => {
-            waiting.push(answer);
+          new Promise((answer, fail) => {
+            if (exited !== undefined) {
+              fail(exited);
+              return;
+            }
+            waiting.push([answer, fail]);
             child.stdin.write('cpu\n');
           }),
       });
     });
-    child.once('exit', (code) => reject(new Error(`${scenario}: server exited with ${code}`)));
+    child.once('exit', (code, signal) => {
+      exited = new Error(`${scenario}: server exited (${signal ?? `code ${code}`})`);
+      reject(exited);
+      for (const [, fail] of waiting.splice(0)) fail(exited);
+    });
   });
 }
 
