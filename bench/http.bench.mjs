@@ -79,7 +79,8 @@ const started = new Set();
 process.on('exit', () => {
   for (const child of started) child.kill('SIGKILL');
 });
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => process.exit(128 + constants.signals[signal]));
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'])
+  process.on(signal, () => process.exit(128 + constants.signals[signal]));
 
 function startServer(scenario) {
   return new Promise((resolve, reject) => {
