@@ -109,8 +109,7 @@ function startServer(scenario) {
       resolve({
         child,
         port: Number(match[1]),
-        /** The server's CPU time so far, in µs. */
-        // A server that dies mid-run fails the run at once rather than leaving it waiting forever.
+        /** The server's CPU time so far, in µs; fails once the server died, so that the run stops rather than waits forever. */
         cpu: () =>
           new Promise((answer, fail) => {
             if (exited !== undefined) {
