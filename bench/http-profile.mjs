@@ -10,6 +10,9 @@
 // Options: --against=<scenario>  --top=N (rows per table, default 25)  --match=<regex> (the
 // functions detailed; default Breakwater's packages)  --keep=<dir> (keep the dumps and perf maps)
 // --from=<dir> (read what an earlier --keep kept instead of running the servers again)
+// --event=<event> (what is counted: Ir, the instructions, by default; any other event turns on
+// callgrind's cache and branch simulation, about twice as slow: I1mr for instruction-cache
+// misses, D1mr, Bcm for mispredicted branches…, or CEst, KCachegrind's estimate of cycles)
 //
 // One profile is one process: V8 inlines differently from one process to the next, which moves
 // a few hundred instructions a request between functions (and some in or out of the total), so
@@ -28,6 +31,7 @@ import {
   requestsOf,
   requireValgrind,
   runUnderCallgrind,
+  toolArgsFor,
 } from './http/callgrind.mjs';
 import { args, groups } from './http/scenarios.mjs';
 
@@ -37,6 +41,9 @@ const top = Number(args.get('top') ?? 25);
 const match = new RegExp(args.get('match') ?? '(^|\\s)packages/(core|express|koa|fastify)/');
 const keep = args.get('keep');
 const from = args.get('from');
+const event = args.get('event') ?? 'Ir';
+const unit = event === 'Ir' ? 'instructions' : event;
+const toolArgs = toolArgsFor(event);
 
 const known = new Set(Object.values(groups).flat());
 const valid = (name) => typeof name === 'string' && /^(express|koa|fastify)-/.test(name);
@@ -62,7 +69,11 @@ function short(name) {
 /** A profile that `--keep` kept: its main thread's dump, and Node's perf map. */
 function kept(name) {
   const rename = perfMapNames(readFileSync(join(from, `${name}.perf.map`), 'utf8'));
-  const parsed = parseCallgrind(readFileSync(join(from, `${name}.callgrind`), 'utf8'), (raw) => short(rename(raw)));
+  const parsed = parseCallgrind(
+    readFileSync(join(from, `${name}.callgrind`), 'utf8'),
+    (raw) => short(rename(raw)),
+    event,
+  );
   return { ...parsed, measured: requestsOf(name).measured };
 }
 
@@ -70,9 +81,15 @@ async function profile(name, dir) {
   if (from !== undefined) return kept(name);
   const { warm, measured } = requestsOf(name);
   const out = join(dir, `${name}.cg`);
-  const pid = await runUnderCallgrind(name, out, { warm, measured, nodeArgs: ['--perf-basic-prof'], cwd: dir });
+  const pid = await runUnderCallgrind(name, out, {
+    warm,
+    measured,
+    nodeArgs: ['--perf-basic-prof'],
+    toolArgs,
+    cwd: dir,
+  });
   const rename = readPerfMap(pid);
-  const parsed = parseCallgrind(readFileSync(`${out}.1-01`, 'utf8'), (raw) => short(rename(raw)));
+  const parsed = parseCallgrind(readFileSync(`${out}.1-01`, 'utf8'), (raw) => short(rename(raw)), event);
   if (keep !== undefined) {
     mkdirSync(keep, { recursive: true });
     copyFileSync(`${out}.1-01`, join(keep, `${name}.callgrind`));
@@ -98,14 +115,14 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-console.log(`${scenario}: ${per(main.total, main).trim()} instructions a request on the main thread`);
+console.log(`${scenario}: ${per(main.total, main).trim()} ${unit} a request on the main thread`);
 if (base !== undefined) {
   console.log(
     `${against}: ${per(base.total, base).trim()} (difference ${per(main.total / main.measured - base.total / base.measured, { measured: 1 }).trim()})`,
   );
 }
 
-console.log(`\nThe ${top} functions of ${scenario} with the most instructions of their own, per request:`);
+console.log(`\nThe ${top} functions of ${scenario} with the most ${unit} of their own, per request:`);
 console.log('    self    incl.  function');
 for (const [fn, cost] of [...main.self].sort((a, b) => b[1] - a[1]).slice(0, top)) {
   console.log(`${per(cost, main)} ${per(inclusiveCost(main, fn), main)}  ${cut(fn)}`);

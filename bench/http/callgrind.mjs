@@ -53,12 +53,13 @@ function load(port, amount) {
  * the server runs in `cwd` (where V8 writes its `isolate-*.log` under `--perf-basic-prof`).
  * Resolves to the server's process id once it has exited.
  */
-export async function runUnderCallgrind(scenario, out, { warm, measured, nodeArgs = [], cwd }) {
+export async function runUnderCallgrind(scenario, out, { warm, measured, nodeArgs = [], toolArgs = [], cwd }) {
   const child = spawn(
     'valgrind',
     [
       '--tool=callgrind',
       '--separate-threads=yes',
+      ...toolArgs,
       `--callgrind-out-file=${out}`,
       process.execPath,
       ...nodeArgs,
@@ -96,19 +97,30 @@ export async function runUnderCallgrind(scenario, out, { warm, measured, nodeArg
   return child.pid;
 }
 
-/** The `summary:` of a callgrind dump: the instructions it counted. */
-export function summaryOf(text) {
-  return Number(/^summary: (\d+)/m.exec(text)?.[1] ?? 0);
+/** The `summary:` of a callgrind dump, in `event` (see `parseCallgrind`): by default the instructions it counted. */
+export function summaryOf(text, event = 'Ir') {
+  const summary = /^summary: (.*)$/m.exec(text)?.[1].trim().split(/\s+/);
+  if (summary === undefined) return 0;
+  const events = /^events: (.*)$/m.exec(text)?.[1].trim().split(/\s+/) ?? ['Ir'];
+  return costFunction(events, event)(summary, 0);
+}
+
+/** Valgrind's options for callgrind to count `event` (see `parseCallgrind`): events other than Ir need its cache and branch simulation. */
+export function toolArgsFor(event) {
+  return event === 'Ir' ? [] : ['--cache-sim=yes', '--branch-sim=yes'];
 }
 
 /**
- * The functions of a callgrind dump (Ir events only): `self` (instructions spent in each
- * function's own code), `calls` (for each caller, for each callee: `{ count, cost }`, the cost
- * being callgrind's inclusive cost of those calls) and `total`. Names go through `rename` (see
- * `perfMapNames`). Reads the compressed `(id) name` form, relative positions and sub-position
- * columns that callgrind writes.
+ * The functions of a callgrind dump, in one `event`: `self` (what each function's own code cost),
+ * `calls` (for each caller, for each callee: `{ count, cost }`, the cost being callgrind's
+ * inclusive cost of those calls) and `total`. The event is one callgrind counted (`Ir`, the
+ * instructions, by default; with `--cache-sim=yes --branch-sim=yes` also `I1mr`, `D1mr`, `Bcm`…)
+ * or `CEst`, the estimate of cycles that KCachegrind shows: Ir + 10 × (L1 misses + mispredicted
+ * branches) + 100 × last-level misses. Names go through `rename` (see `perfMapNames`). Reads the
+ * compressed `(id) name` form, relative positions and sub-position columns that callgrind writes.
  */
-export function parseCallgrind(text, rename = (name) => name) {
+export function parseCallgrind(text, rename = (name) => name, event = 'Ir') {
+  const costOf = costFunction(/^events: (.*)$/m.exec(text)?.[1].trim().split(/\s+/) ?? ['Ir'], event);
   const self = new Map();
   const calls = new Map();
   const names = new Map();
@@ -134,7 +146,7 @@ export function parseCallgrind(text, rename = (name) => name) {
     } else if (line.startsWith('positions:')) {
       positions = line.slice(10).trim().split(/\s+/).length;
     } else if (/^[0-9+\-*]/.test(line) && fn !== undefined) {
-      const cost = Number(line.split(' ')[positions] ?? 0);
+      const cost = costOf(line.split(' '), positions);
       if (callCount !== undefined) {
         let byCallee = calls.get(fn);
         if (byCallee === undefined) {
@@ -154,6 +166,24 @@ export function parseCallgrind(text, rename = (name) => name) {
   let total = 0;
   for (const cost of self.values()) total += cost;
   return { self, calls, total };
+}
+
+/** Weights of the events in KCachegrind's cycle estimate (`CEst`). */
+const CYCLE_WEIGHTS = { Ir: 1, I1mr: 10, D1mr: 10, D1mw: 10, Bcm: 10, Bim: 10, ILmr: 100, DLmr: 100, DLmw: 100 };
+
+/** Reads `event` from a cost line's columns (`parts`, the first `positions` of them positions). */
+function costFunction(events, event) {
+  const weights = event === 'CEst' ? CYCLE_WEIGHTS : { [event]: 1 };
+  const columns = Object.entries(weights).map(([name, weight]) => [events.indexOf(name), weight]);
+  if (columns.some(([column]) => column < 0)) {
+    const missing = Object.keys(weights).filter((name) => !events.includes(name));
+    throw new Error(`the callgrind dump has no ${missing.join(', ')} events (it counted ${events.join(', ')})`);
+  }
+  return (parts, positions) => {
+    let cost = 0;
+    for (const [column, weight] of columns) cost += weight * Number(parts[positions + column] || 0);
+    return cost;
+  };
 }
 
 /** A function's own cost and that of everything it calls (recursion counted more than once). */
