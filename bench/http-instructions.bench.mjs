@@ -103,43 +103,40 @@ const rows = [
   `| framework | scenario | instructions/request (main thread) | runs (min–max) | over bare | vs bare | all threads |${CYCLES ? ' est. cycles/request | runs (min–max) | over bare | vs bare |' : ''}`,
   `|---|---|---:|---:|---:|---:|---:|${CYCLES ? '---:|---:|---:|---:|' : ''}`,
 ];
-/** The median, spread, and difference and ratio to `bare`'s median, of one measure of `scenario`'s runs, as table cells. */
-function cells(scenario, bareScenario, measure) {
-  const values = samples[scenario].map(measure);
+/** The median of one measure (`main`, `all` or `cycles`) over `scenario`'s runs. */
+const medianOf = (scenario, measure) => median(samples[scenario].map((sample) => sample[measure]));
+/** A scenario's median of `measure` less its framework's bare server's. */
+const overBare = (framework, scenario, measure) => medianOf(scenario, measure) - medianOf(`${framework}-bare`, measure);
+/** The median, spread, and difference and ratio to the bare server's median, of one measure of `scenario`'s runs, as table cells. */
+function cells(framework, scenario, measure) {
+  const values = samples[scenario].map((sample) => sample[measure]);
   const value = median(values);
-  const bare = median(samples[bareScenario].map(measure));
-  const over = scenario === bareScenario ? '' : `${value >= bare ? '+' : ''}${thousands(value - bare)}`;
+  const bare = medianOf(`${framework}-bare`, measure);
+  const over = scenario === `${framework}-bare` ? '' : `${value >= bare ? '+' : ''}${thousands(value - bare)}`;
   const range = `${thousands(Math.min(...values))}–${thousands(Math.max(...values))}`;
   return `${thousands(value)} | ${range} | ${over} | ${((value / bare) * 100).toFixed(1)}%`;
 }
-const overhead = {};
-const cycleOverhead = {};
 for (const [framework, scenarios] of selected) {
-  const bareScenario = `${framework}-bare`;
-  const bare = median(samples[bareScenario].map((s) => s.main));
   for (const scenario of scenarios) {
-    overhead[scenario] = median(samples[scenario].map((s) => s.main)) - bare;
-    if (CYCLES)
-      cycleOverhead[scenario] =
-        median(samples[scenario].map((s) => s.cycles)) - median(samples[bareScenario].map((s) => s.cycles));
     const label = scenario.slice(framework.length + 1);
-    const all = thousands(median(samples[scenario].map((s) => s.all)));
-    const cycles = CYCLES ? ` ${cells(scenario, bareScenario, (s) => s.cycles)} |` : '';
-    rows.push(`| ${framework} | ${label} | ${cells(scenario, bareScenario, (s) => s.main)} | ${all} |${cycles}`);
+    const cycles = CYCLES ? ` ${cells(framework, scenario, 'cycles')} |` : '';
+    rows.push(
+      `| ${framework} | ${label} | ${cells(framework, scenario, 'main')} | ${thousands(medianOf(scenario, 'all'))} |${cycles}`,
+    );
   }
 }
 const versus = [];
 for (const [framework] of selected) {
   const peer = peers[framework];
   if (peer === undefined) continue;
-  const ours = overhead[`${framework}-breakwater`];
-  const theirs = overhead[peer];
+  const ours = overBare(framework, `${framework}-breakwater`, 'main');
+  const theirs = overBare(framework, peer, 'main');
   versus.push(
     `- ${framework}: Breakwater adds ${thousands(ours)} instructions per request, ${peer.slice(framework.length + 1)} ${thousands(theirs)}: ${((ours / theirs) * 100).toFixed(0)}% of its overhead.`,
   );
   if (CYCLES) {
-    const ourCycles = cycleOverhead[`${framework}-breakwater`];
-    const theirCycles = cycleOverhead[peer];
+    const ourCycles = overBare(framework, `${framework}-breakwater`, 'cycles');
+    const theirCycles = overBare(framework, peer, 'cycles');
     versus.push(
       `- ${framework}, estimated cycles: Breakwater adds ${thousands(ourCycles)} per request, ${peer.slice(framework.length + 1)} ${thousands(theirCycles)}: ${((ourCycles / theirCycles) * 100).toFixed(0)}% of its overhead.`,
     );

@@ -101,8 +101,7 @@ export async function runUnderCallgrind(scenario, out, { warm, measured, nodeArg
 export function summaryOf(text, event = 'Ir') {
   const summary = /^summary: (.*)$/m.exec(text)?.[1].trim().split(/\s+/);
   if (summary === undefined) return 0;
-  const events = /^events: (.*)$/m.exec(text)?.[1].trim().split(/\s+/) ?? ['Ir'];
-  return costFunction(events, event)(summary, 0);
+  return costFunction(eventsOf(text), event)(summary, 0);
 }
 
 /** Valgrind's options for callgrind to count `event` (see `parseCallgrind`): events other than Ir need its cache and branch simulation. */
@@ -120,7 +119,7 @@ export function toolArgsFor(event) {
  * compressed `(id) name` form, relative positions and sub-position columns that callgrind writes.
  */
 export function parseCallgrind(text, rename = (name) => name, event = 'Ir') {
-  const costOf = costFunction(/^events: (.*)$/m.exec(text)?.[1].trim().split(/\s+/) ?? ['Ir'], event);
+  const costOf = costFunction(eventsOf(text), event);
   const self = new Map();
   const calls = new Map();
   const names = new Map();
@@ -170,6 +169,11 @@ export function parseCallgrind(text, rename = (name) => name, event = 'Ir') {
 
 /** Weights of the events in KCachegrind's cycle estimate (`CEst`). */
 const CYCLE_WEIGHTS = { Ir: 1, I1mr: 10, D1mr: 10, D1mw: 10, Bcm: 10, Bim: 10, ILmr: 100, DLmr: 100, DLmw: 100 };
+
+/** The events a callgrind dump counted, in the order of its cost columns. */
+function eventsOf(text) {
+  return /^events: (.*)$/m.exec(text)?.[1].trim().split(/\s+/) ?? ['Ir'];
+}
 
 /** Reads `event` from a cost line's columns (`parts`, the first `positions` of them positions). */
 function costFunction(events, event) {
