@@ -95,13 +95,14 @@ describe('breaker options', () => {
   });
 
   const MAX_TIMER = 2_147_483_647;
-  const integerFrom = (min: number) => `an integer from ${min} to any size`;
+  const integerFrom = (min: number) => `an integer of at least ${min}`;
   const time = `a number of milliseconds greater than 0 and at most ${MAX_TIMER}`;
   const invalid: [option: string, value: unknown, shown: string, allowed: string][] = [
     ['failureThreshold', -1, '-1', integerFrom(0)],
     ['failureThreshold', 2.5, '2.5', integerFrom(0)],
     ['failureThreshold', '5', '"5"', integerFrom(0)],
     ['failureThreshold', Number.NaN, 'NaN', integerFrom(0)],
+    ['failureThreshold', 2 ** 53, '9007199254740992', 'an integer from 0 to 9007199254740991'],
     ['failureRateThreshold', 1.5, '1.5', 'a number in (0, 1], or 0 to turn it off'],
     ['failureRateThreshold', -0.1, '-0.1', 'a number in (0, 1], or 0 to turn it off'],
     ['failureRateThreshold', '0.5', '"0.5"', 'a number in (0, 1], or 0 to turn it off'],

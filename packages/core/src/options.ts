@@ -97,7 +97,9 @@ const integer =
   (min: number, max = Number.MAX_SAFE_INTEGER): Check =>
   (option, value) => {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      fail(option, value, `an integer from ${min} to ${max === Number.MAX_SAFE_INTEGER ? 'any size' : max}`);
+      // Without a bound of its own, the limit is named only to a value past it.
+      const unbounded = max === Number.MAX_SAFE_INTEGER && !((value as number) > max);
+      fail(option, value, unbounded ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`);
     }
   };
 

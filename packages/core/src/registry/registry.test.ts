@@ -38,7 +38,7 @@ describe('Registry', () => {
 
   it('validates defaults and declarations up front', () => {
     expect(() => new Registry({ defaults: { failureThreshold: -1 } })).toThrow(
-      new TypeError('Invalid option "failureThreshold": got -1, expected an integer from 0 to any size'),
+      new TypeError('Invalid option "failureThreshold": got -1, expected an integer of at least 0'),
     );
     const registry = new Registry();
     expect(() => registry.declare('x', { options: { timeoutMs: 0 } })).toThrow(/Invalid option "timeoutMs": got 0/);
