@@ -13,6 +13,7 @@ export type { BreakerStore, BreakerSync, RecordedCall, SharedState, SyncTarget }
 export { BreakwaterError, isBreakwaterError } from './errors/breakwater-error.js';
 export { CircuitOpenError, isCircuitOpenError, type RejectionReason } from './errors/circuit-open-error.js';
 export { CircuitTimeoutError, isCircuitTimeoutError } from './errors/circuit-timeout-error.js';
+export { invalidOption, showValue } from './errors/invalid-option.js';
 export { isSharedRequest, isSharedResponse } from './fallback/cache-policy.js';
 export {
   type CapturedResponse,

@@ -1,3 +1,5 @@
+import { invalidOption, showValue } from './errors/invalid-option.js';
+
 /** A source of time in milliseconds; inject one to control time in tests and simulations. */
 export interface Clock {
   now(): number;
@@ -79,16 +81,8 @@ export const DEFAULTS = Object.freeze({
 
 const MAX_TIMER_MS = 2_147_483_647;
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'function') return 'a function';
-  if (value === null) return 'null';
-  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
-  return String(value);
-}
-
 function fail(option: string, value: unknown, allowed: string): never {
-  throw new TypeError(`Invalid option "${option}": got ${describe(value)}, expected ${allowed}`);
+  throw invalidOption(option, value, allowed);
 }
 
 type Check = (option: string, value: unknown) => void;
@@ -161,7 +155,7 @@ const KNOWN = new Set<string>(['name', ...Object.keys(CHECKS)]);
  */
 export function validateBreakerOptions(options: Partial<CircuitBreakerOptions>, extraKeys?: ReadonlySet<string>): void {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`Invalid options: got ${describe(options)}, expected an object`);
+    throw new TypeError(`Invalid options: got ${showValue(options)}, expected an object`);
   }
   for (const key of Object.keys(options)) {
     const value = (options as Record<string, unknown>)[key];
@@ -182,7 +176,7 @@ export function validateBreakerOptions(options: Partial<CircuitBreakerOptions>, 
       slowCallDurationMs === undefined
         ? ['slowCallRateThreshold', 'slowCallDurationMs']
         : ['slowCallDurationMs', 'slowCallRateThreshold'];
-    throw new TypeError(`Invalid option "${missing}": got undefined, expected a value because "${given}" is set`);
+    throw invalidOption(missing, undefined, `a value because "${given}" is set`);
   }
   const recovery = recoveryTimeoutMs ?? DEFAULTS.recoveryTimeoutMs;
   const max = maxRecoveryTimeoutMs ?? DEFAULTS.maxRecoveryTimeoutMs;
@@ -196,7 +190,7 @@ export function validateBreakerOptions(options: Partial<CircuitBreakerOptions>, 
 /** Validates and applies defaults. */
 export function resolveOptions(options: CircuitBreakerOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`Invalid options: got ${describe(options)}, expected an object with a "name"`);
+    throw new TypeError(`Invalid options: got ${showValue(options)}, expected an object with a "name"`);
   }
   if (options.name === undefined) fail('name', undefined, 'a non-empty string');
   validateBreakerOptions(options);

@@ -1,4 +1,5 @@
 import { CircuitBreaker } from './circuit/circuit-breaker.js';
+import { showValue } from './errors/invalid-option.js';
 import { type CircuitBreakerOptions, validateBreakerOptions } from './options.js';
 import { defaultRegistry, type Registry } from './registry/registry.js';
 
@@ -27,7 +28,7 @@ export function withCircuitBreaker<Args extends unknown[], R>(
   optionsOrBreaker: CircuitBreakerOptions | CircuitBreaker,
   registry: Registry = defaultRegistry,
 ): Protected<Args, R> {
-  if (typeof fn !== 'function') throw new TypeError(`Invalid argument "fn": got ${typeof fn}, expected a function`);
+  if (typeof fn !== 'function') throw new TypeError(`Invalid argument "fn": got ${showValue(fn)}, expected a function`);
   const breaker = breakerFor(optionsOrBreaker, registry);
   const wrapped = function (this: unknown, ...args: Args) {
     return breaker.execute(() => fn.apply(this, args));

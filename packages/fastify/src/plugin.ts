@@ -7,11 +7,13 @@ import {
   HttpCall,
   HttpGuard,
   type HttpOptions,
+  invalidOption,
   type Logger,
   Refusal,
   type RequestInfo,
   readBody,
   settleOnClose,
+  showValue,
 } from '@breakwater/core';
 import type {
   FastifyInstance,
@@ -101,10 +103,6 @@ const DEFAULT_HEALTH_PATH = '/health/circuit-breakers';
 /** Options Fastify itself reads from `register`, not ours. */
 const REGISTER_KEYS = ['prefix', 'logLevel', 'logSerializers'];
 
-function describe(value: unknown): string {
-  return typeof value === 'function' ? 'a function' : (JSON.stringify(value) ?? String(value));
-}
-
 function healthPath(health: unknown): string | undefined {
   if (health === undefined || health === false) return undefined;
   if (health === true) return DEFAULT_HEALTH_PATH;
@@ -112,9 +110,9 @@ function healthPath(health: unknown): string | undefined {
     const { path } = health as { path?: unknown };
     if (path === undefined) return DEFAULT_HEALTH_PATH;
     if (typeof path === 'string' && path.startsWith('/')) return path;
-    throw new TypeError(`Invalid option "health.path": got ${describe(path)}, expected a path starting with "/"`);
+    throw invalidOption('health.path', path, 'a path starting with "/"');
   }
-  throw new TypeError(`Invalid option "health": got ${describe(health)}, expected true, false or { path }`);
+  throw invalidOption('health', health, 'true, false or { path }');
 }
 
 function requestInfo(request: FastifyRequest): RequestInfo {
@@ -160,7 +158,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     if (settings === false) return undefined;
     if (typeof settings !== 'object' || settings === null) {
       throw new TypeError(
-        `Invalid route option "config.circuitBreaker": got ${describe(settings)}, expected an options object or false`,
+        `Invalid route option "config.circuitBreaker": got ${showValue(settings)}, expected an options object or false`,
       );
     }
     let routeGuard = routeGuards.get(settings);

@@ -1,4 +1,4 @@
-import type { Logger } from '@breakwater/core';
+import { invalidOption, type Logger, showValue } from '@breakwater/core';
 import type { Cluster, Redis } from 'ioredis';
 
 /** An ioredis client: a single server (`Redis`, also for Valkey) or a `Cluster`. */
@@ -46,21 +46,13 @@ export const CACHE_DEFAULTS = Object.freeze({
 
 const MAX_TIMER_MS = 2_147_483_647;
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'function') return 'a function';
-  if (value === null) return 'null';
-  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
-  return String(value);
-}
-
 function fail(option: string, value: unknown, allowed: string): never {
-  throw new TypeError(`Invalid option "${option}": got ${describe(value)}, expected ${allowed}`);
+  throw invalidOption(option, value, allowed);
 }
 
 function checkObject(options: unknown): asserts options is Record<string, unknown> {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`Invalid options: got ${describe(options)}, expected an object with a "client"`);
+    throw new TypeError(`Invalid options: got ${showValue(options)}, expected an object with a "client"`);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { CircuitBreaker } from '../circuit/circuit-breaker.js';
+import { invalidOption } from '../errors/invalid-option.js';
 import { fetchThrough } from '../fetch/protected-fetch.js';
 import { type Logger, log } from '../http/logger.js';
 import { toWire, type WireResponse } from '../http/response.js';
@@ -41,19 +42,8 @@ const DEFAULT_MAX_ENTRY_BYTES = 1_048_576;
 const serverError = (status: number): boolean => status >= 500;
 const STRATEGIES: readonly FallbackStrategy[] = ['cache', 'default', 'alternative_service', 'custom'];
 
-function show(value: unknown): string {
-  if (typeof value === 'function') return 'a function';
-  if (typeof value === 'number') return String(value);
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : typeof value;
-  }
-}
-
 function invalid(option: string, value: unknown, allowed: string): never {
-  const name = option === '' ? 'fallback' : `fallback.${option}`;
-  throw new TypeError(`Invalid option "${name}": got ${show(value)}, expected ${allowed}`);
+  throw invalidOption(option === '' ? 'fallback' : `fallback.${option}`, value, allowed);
 }
 
 function checkPositive(option: string, value: unknown): void {

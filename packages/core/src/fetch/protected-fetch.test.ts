@@ -279,8 +279,8 @@ describe('createProtectedFetch: input and options', () => {
   it.each([
     [{ timeoutMs: 0 }, /Invalid option "timeoutMs": got 0/],
     [{ failureThreshold: -1 }, /Invalid option "failureThreshold": got -1/],
-    [{ key: 'origin' }, /Invalid option "key": got string, expected a function \(url\) => string/],
-    [{ fetch: 'fetch' }, /Invalid option "fetch": got string, expected a fetch function/],
+    [{ key: 'origin' }, /Invalid option "key": got "origin", expected a function \(url\) => string/],
+    [{ fetch: 'fetch' }, /Invalid option "fetch": got "fetch", expected a fetch function/],
     [{ registry: {} }, /Invalid option "registry"/],
     [{ failureStatusCodes: ['500'] }, /Invalid option "failureStatusCodes"/],
     [{ retries: 2 }, /Unknown option "retries"/],

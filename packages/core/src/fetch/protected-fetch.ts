@@ -1,5 +1,6 @@
 import type { CircuitBreaker } from '../circuit/circuit-breaker.js';
 import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
+import { invalidOption } from '../errors/invalid-option.js';
 import { type FailureStatusCodes, HttpStatusError, statusClassifier } from '../http/outcome.js';
 import { validateBreakerOptions } from '../options.js';
 import { type BreakerDefaults, defaultRegistry, type Registry } from '../registry/registry.js';
@@ -36,12 +37,10 @@ export function createProtectedFetch(options: ProtectedFetchOptions = {}): typeo
     ...breakerOptions
   } = options;
   validateBreakerOptions(breakerOptions, OWN_KEYS);
-  if (typeof key !== 'function')
-    throw new TypeError(`Invalid option "key": got ${typeof key}, expected a function (url) => string`);
-  if (inner !== undefined && typeof inner !== 'function')
-    throw new TypeError(`Invalid option "fetch": got ${typeof inner}, expected a fetch function`);
+  if (typeof key !== 'function') throw invalidOption('key', key, 'a function (url) => string');
+  if (inner !== undefined && typeof inner !== 'function') throw invalidOption('fetch', inner, 'a fetch function');
   if (typeof (registry as Partial<Registry> | null)?.getOrCreate !== 'function')
-    throw new TypeError('Invalid option "registry": expected a Registry (an object with a getOrCreate() method)');
+    throw invalidOption('registry', registry, 'a Registry (an object with a getOrCreate() method)');
   const isFailureStatus = statusClassifier(failureStatusCodes);
   const baseFetch = inner ?? globalThis.fetch;
 

@@ -1,3 +1,4 @@
+import { invalidOption, showValue } from '../errors/invalid-option.js';
 import { defaultRegistry, type Registry } from '../registry/registry.js';
 import type { WireResponse } from './response.js';
 
@@ -15,17 +16,15 @@ export interface HealthHandlerOptions {
  */
 export function healthResponder(options: HealthHandlerOptions = {}): () => WireResponse {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`Invalid options: got ${String(options)}, expected an object`);
+    throw new TypeError(`Invalid options: got ${showValue(options)}, expected an object`);
   }
   const registry = options.registry ?? defaultRegistry;
   if (typeof (registry as Partial<Registry>).health !== 'function') {
-    throw new TypeError('Invalid option "registry": expected a Registry (an object with a health() method)');
+    throw invalidOption('registry', options.registry, 'a Registry (an object with a health() method)');
   }
   const degradedStatus = options.degradedStatus ?? 200;
   if (!Number.isInteger(degradedStatus) || degradedStatus < 200 || degradedStatus > 599) {
-    throw new TypeError(
-      `Invalid option "degradedStatus": got ${JSON.stringify(degradedStatus)}, expected an integer from 200 to 599`,
-    );
+    throw invalidOption('degradedStatus', degradedStatus, 'an integer from 200 to 599');
   }
   return () => {
     const document = registry.health();

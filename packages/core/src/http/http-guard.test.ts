@@ -141,13 +141,16 @@ describe('HttpGuard.gate: admitting under a name known before requests arrive', 
 describe('HttpGuard: options', () => {
   it.each([
     [{ name: 'x', failureThreshold: -1 }, /Invalid option "failureThreshold": got -1/],
-    [{ name: 'x', key: 'x' }, /Invalid option "key": got string, expected a function/],
+    [{ name: 'x', key: 'x' }, /Invalid option "key": got "x", expected a function/],
     [{ name: 'x', maxBreakers: 0 }, /Invalid option "maxBreakers": got 0, expected an integer of at least 1/],
     [{ name: 'x', maxBreakers: 1.5 }, /Invalid option "maxBreakers": got 1.5/],
     [{ name: 'x', failureTreshold: 3 }, /Unknown option "failureTreshold"/],
     [{ name: '' }, /Invalid option "name"/],
-    [{ name: 'x', onOpen: true }, /Invalid option "onOpen": got boolean/],
-    [{ name: 'x', logger: { warn: () => {} } }, /Invalid option "logger"/],
+    [{ name: 'x', onOpen: true }, /Invalid option "onOpen": got true, expected a function/],
+    [
+      { name: 'x', logger: { warn: () => {} } },
+      /Invalid option "logger": got an object, expected an object with warn\(\) and info\(\) methods/,
+    ],
     [{ name: 'x', failureStatusCodes: [1000] }, /Invalid option "failureStatusCodes": got 1000/],
     [{ name: 'x', fallback: { strategy: 'retry' } }, /Invalid option "fallback.strategy": got "retry"/],
     [

@@ -3,6 +3,7 @@ import type { Permit } from '../circuit/permit.js';
 import { CircuitState } from '../circuit/state.js';
 import type { CircuitOpenError } from '../errors/circuit-open-error.js';
 import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
+import { invalidOption, showValue } from '../errors/invalid-option.js';
 import { type FallbackContext, FallbackEngine } from '../fallback/fallback-engine.js';
 import type { CacheStore, FallbackOptions, RequestInfo } from '../fallback/types.js';
 import { answeredByBreakwater } from '../node/answered.js';
@@ -124,27 +125,23 @@ export class HttpGuard<Req> {
     adapter: { memoryStore?: (maxEntries: number) => CacheStore; logger?: Logger | undefined } = {},
   ) {
     if (typeof options !== 'object' || options === null) {
-      throw new TypeError(`Invalid options: got ${String(options)}, expected an object`);
+      throw new TypeError(`Invalid options: got ${showValue(options)}, expected an object`);
     }
     const { name, registry, key, failureStatusCodes, fallback, onOpen, logger, maxBreakers, ...breakerOptions } =
       options;
     validateBreakerOptions({ ...breakerOptions, ...(name === undefined ? {} : { name }) });
     if (key !== undefined && typeof key !== 'function') {
-      throw new TypeError(`Invalid option "key": got ${typeof key}, expected a function (request) => string`);
+      throw invalidOption('key', key, 'a function (request) => string');
     }
     if (onOpen !== undefined && typeof onOpen !== 'function') {
-      throw new TypeError(
-        `Invalid option "onOpen": got ${typeof onOpen}, expected a function (request, error) => void`,
-      );
+      throw invalidOption('onOpen', onOpen, 'a function (request, error) => void');
     }
     if (maxBreakers !== undefined && !(Number.isInteger(maxBreakers) && maxBreakers >= 1)) {
-      throw new TypeError(
-        `Invalid option "maxBreakers": got ${String(maxBreakers)}, expected an integer of at least 1`,
-      );
+      throw invalidOption('maxBreakers', maxBreakers, 'an integer of at least 1');
     }
     const log = logger ?? adapter.logger;
     if (log !== undefined && (typeof log.warn !== 'function' || typeof log.info !== 'function')) {
-      throw new TypeError('Invalid option "logger": expected an object with warn() and info() methods');
+      throw invalidOption('logger', log, 'an object with warn() and info() methods');
     }
     this.registry = registry ?? defaultRegistry;
     this.name = name;

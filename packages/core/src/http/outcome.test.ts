@@ -39,13 +39,13 @@ describe('statusClassifier', () => {
   it.each([[[99]], [[600]], [[500.5]], [['500']], [[null]]])('rejects the list %j with a TypeError', (codes) => {
     expect(() => statusClassifier(codes as number[])).toThrow(TypeError);
     expect(() => statusClassifier(codes as number[])).toThrow(
-      /Invalid option "failureStatusCodes": got .* in the list, expected HTTP status codes from 100 to 599/,
+      /Invalid option "failureStatusCodes": got .*, expected HTTP status codes from 100 to 599 in the list/,
     );
   });
 
   it('rejects something neither a list nor a function with a TypeError', () => {
     expect(() => statusClassifier(500 as never)).toThrow(
-      /Invalid option "failureStatusCodes": got number, expected an array of status codes or a function/,
+      /Invalid option "failureStatusCodes": got 500, expected an array of status codes or a function/,
     );
     expect(() => statusClassifier(new Set([500]) as never)).toThrow(TypeError);
   });

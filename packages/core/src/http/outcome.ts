@@ -1,3 +1,5 @@
+import { invalidOption } from '../errors/invalid-option.js';
+
 /** Which response statuses count as failures: a list, or a predicate. */
 export type FailureStatusCodes = readonly number[] | ((status: number) => boolean);
 
@@ -11,15 +13,11 @@ export function statusClassifier(codes?: FailureStatusCodes): (status: number) =
   if (codes === undefined) return serverError;
   if (typeof codes === 'function') return codes;
   if (!Array.isArray(codes)) {
-    throw new TypeError(
-      `Invalid option "failureStatusCodes": got ${typeof codes}, expected an array of status codes or a function`,
-    );
+    throw invalidOption('failureStatusCodes', codes, 'an array of status codes or a function');
   }
   for (const code of codes) {
     if (!Number.isInteger(code) || code < 100 || code > 599) {
-      throw new TypeError(
-        `Invalid option "failureStatusCodes": got ${JSON.stringify(code)} in the list, expected HTTP status codes from 100 to 599`,
-      );
+      throw invalidOption('failureStatusCodes', code, 'HTTP status codes from 100 to 599 in the list');
     }
   }
   const set = new Set(codes);

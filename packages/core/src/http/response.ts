@@ -1,4 +1,5 @@
 import type { CircuitOpenError } from '../errors/circuit-open-error.js';
+import { showValue } from '../errors/invalid-option.js';
 
 /** Header values as Node's `OutgoingHttpHeaders` holds them. */
 export type HeaderValue = string | number | readonly string[];
@@ -42,7 +43,7 @@ export function toWire(descriptor: ResponseDescriptor, extraHeaders?: Record<str
   if (extraHeaders !== undefined) Object.assign(headers, extraHeaders);
   const status = descriptor.status ?? 200;
   if (!Number.isInteger(status) || status < 100 || status > 599) {
-    throw new TypeError(`Invalid response status: got ${String(status)}, expected an integer from 100 to 599`);
+    throw new TypeError(`Invalid response status: got ${showValue(status)}, expected an integer from 100 to 599`);
   }
   return { status, headers, body };
 }

@@ -1,6 +1,7 @@
 import { CircuitBreaker, type CircuitBreakerStats } from '../circuit/circuit-breaker.js';
 import { CircuitState } from '../circuit/state.js';
 import type { BreakerStore } from '../circuit/sync.js';
+import { showValue } from '../errors/invalid-option.js';
 import { type CircuitBreakerOptions, validateBreakerOptions } from '../options.js';
 import { BreakerGroup, type GroupOptions } from './group.js';
 
@@ -60,7 +61,7 @@ export class Registry {
 
   constructor(options: RegistryOptions = {}) {
     if (typeof options !== 'object' || options === null) {
-      throw new TypeError(`Invalid registry options: got ${String(options)}, expected an object`);
+      throw new TypeError(`Invalid registry options: got ${showValue(options)}, expected an object`);
     }
     this.defaults = { ...options.defaults };
     validateBreakerOptions(this.defaults);
