@@ -60,7 +60,10 @@ describe('validateFallback', () => {
     [{ strategy: 'cache', methods: 'GET' }, /"fallback.methods": got "GET", expected an array of HTTP methods/],
     [{ strategy: 'cache', methods: ['GET', 1] }, /"fallback.methods"/],
     [{ strategy: 'cache', cachePrivate: 'yes' }, /"fallback.cachePrivate": got "yes", expected true or false/],
-    [{ strategy: 'cache', store: { get: () => undefined } }, /"fallback.store": got an object, expected a store with get/],
+    [
+      { strategy: 'cache', store: { get: () => undefined } },
+      /"fallback.store": got an object, expected a store with get/,
+    ],
     [{ strategy: 'default' }, /"fallback.response": got undefined, expected a response/],
     [{ strategy: 'default', response: 'hi' }, /"fallback.response": got "hi"/],
     [{ strategy: 'default', response: { status: 700 } }, /"fallback.response.status": got 700, expected an integer/],
