@@ -93,7 +93,13 @@ describe('HttpGuard: which breaker serves a request', () => {
   it('throws a TypeError when key(req) returns something other than a non-empty string', () => {
     const guard = new HttpGuard<Req>({ registry: new Registry(), key: (r) => r.tenant });
     expect(() => guard.breakerFor({ tenant: '' })).toThrow(/Invalid key: the "key" function returned ""/);
-    expect(() => guard.breakerFor({ tenant: 42 as never })).toThrow(TypeError);
+    expect(() => guard.breakerFor({ tenant: 42 as never })).toThrow(
+      new TypeError('Invalid key: the "key" function returned 42, expected a non-empty string'),
+    );
+    // What a key function returns comes from the request: an object is shown by its kind only.
+    const leaky = () => guard.breakerFor({ tenant: { cookie: 'session=s3cret' } as never });
+    expect(leaky).toThrow(/returned an object, expected/);
+    expect(leaky).not.toThrow(/s3cret/);
   });
 
   it('passes breaker options through to the breakers it creates', () => {

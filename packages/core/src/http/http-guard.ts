@@ -306,9 +306,7 @@ export class HttpGuard<Req> {
 
   private keyedBreaker(name: string): CircuitBreaker {
     if (typeof name !== 'string' || name.length === 0) {
-      throw new TypeError(
-        `Invalid key: the "key" function returned ${JSON.stringify(name)}, expected a non-empty string`,
-      );
+      throw new TypeError(`Invalid key: the "key" function returned ${showValue(name)}, expected a non-empty string`);
     }
     const known = this.keyed.get(name);
     if (known !== undefined && this.registry.get(name) === known) {

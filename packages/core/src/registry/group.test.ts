@@ -147,8 +147,20 @@ describe('breaker groups', () => {
     );
     expect(() => new BreakerGroup('h', { members: ['a'], threshold: -0.1 })).toThrow(/"threshold".*got -0.1/);
     expect(() => new BreakerGroup('h', { members: [], threshold: 0.5 })).toThrow(
-      /Invalid option "members" of group "h"/,
+      new TypeError('Invalid option "members" of group "h": got an array, expected a non-empty array of breaker names'),
     );
+    expect(() => new BreakerGroup('h', { members: 'a' as never, threshold: 0.5 })).toThrow(/"members".*got "a"/);
+    expect(() => new BreakerGroup('h', null as never)).toThrow(/"members" of group "h": got undefined/);
+    // Objects are shown by their kind only: an error never echoes what they hold.
+    const secret = { token: 's3cret' };
+    for (const make of [
+      () => new BreakerGroup('h', { members: [secret as never], threshold: 0.5 }),
+      () => new BreakerGroup('h', { members: ['a'], threshold: secret as never }),
+      () => new BreakerGroup(secret as never, { members: ['a'], threshold: 0.5 }),
+    ]) {
+      expect(make).toThrow(/got an object/);
+      expect(make).not.toThrow(/s3cret/);
+    }
     expect(() => new BreakerGroup('h', { members: [''], threshold: 0.5 })).toThrow(/got "", expected breaker names/);
     expect(() => new BreakerGroup('', { members: ['a'], threshold: 0.5 })).toThrow(/Invalid group name: got ""/);
   });

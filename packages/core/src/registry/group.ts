@@ -1,5 +1,6 @@
 import type { CircuitBreaker } from '../circuit/circuit-breaker.js';
 import { CircuitState } from '../circuit/state.js';
+import { showValue } from '../errors/invalid-option.js';
 
 export interface GroupOptions {
   /** Names of the member breakers; they need not exist yet. */
@@ -27,7 +28,7 @@ export class BreakerGroup {
 
   constructor(name: string, options: GroupOptions) {
     if (typeof name !== 'string' || name.length === 0) {
-      throw new TypeError(`Invalid group name: got ${JSON.stringify(name)}, expected a non-empty string`);
+      throw new TypeError(`Invalid group name: got ${showValue(name)}, expected a non-empty string`);
     }
     if (
       typeof options !== 'object' ||
@@ -35,19 +36,22 @@ export class BreakerGroup {
       !Array.isArray(options.members) ||
       options.members.length === 0
     ) {
-      throw new TypeError(`Invalid option "members" of group "${name}": expected a non-empty array of breaker names`);
+      const members = typeof options === 'object' && options !== null ? options.members : undefined;
+      throw new TypeError(
+        `Invalid option "members" of group "${name}": got ${showValue(members)}, expected a non-empty array of breaker names`,
+      );
     }
     for (const member of options.members) {
       if (typeof member !== 'string' || member.length === 0) {
         throw new TypeError(
-          `Invalid option "members" of group "${name}": got ${JSON.stringify(member)}, expected breaker names`,
+          `Invalid option "members" of group "${name}": got ${showValue(member)}, expected breaker names`,
         );
       }
     }
     const { threshold } = options;
     if (typeof threshold !== 'number' || !(threshold >= 0 && threshold < 1)) {
       throw new TypeError(
-        `Invalid option "threshold" of group "${name}": got ${String(threshold)}, expected a number from 0 to below 1`,
+        `Invalid option "threshold" of group "${name}": got ${showValue(threshold)}, expected a number from 0 to below 1`,
       );
     }
     this.name = name;
