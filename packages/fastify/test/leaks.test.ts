@@ -124,6 +124,7 @@ interface CallInternals {
   settled: boolean;
   timedOut: boolean;
   response: unknown;
+  ended: unknown;
   timer: unknown;
   permit: { settled: boolean } | undefined;
 }
@@ -309,11 +310,12 @@ describe.each(frameworks)('%s', (_label, fastify) => {
       for (const call of tracked) {
         calls++;
         expect(call?.constructor.name).toBe('HttpCall');
-        const { settled, timedOut, response, timer, permit } = call;
-        expect({ settled, timedOut, response, timer }).toEqual({
+        const { settled, timedOut, response, ended, timer, permit } = call;
+        expect({ settled, timedOut, response, ended, timer }).toEqual({
           settled: true,
           timedOut: false,
           response: undefined,
+          ended: undefined,
           timer: undefined,
         });
         if (path === 'channel') expect(permit).toBeUndefined();

@@ -396,11 +396,18 @@ export class HttpCall {
   private threw = false;
   private thrown: unknown = undefined;
   /**
-   * @internal The response `countWhenFinished` waits for. Kept here, on a young object, rather
+   * @internal The response `countWhenFinished` waits for, or, for a call that holds a permit, the
+   * one `settleOnClose` settles it by. Kept here, on a young object, rather
    * than in the connection's long-lived record: storing a new object into an old one costs V8's
    * write barrier (~50 instructions).
    */
   response: unknown = undefined;
+  /**
+   * @internal For a call that holds a permit, whether `response` was ended (set with it by
+   * `settleOnClose`): a deadline that passes after the upstream answered in full is not a
+   * timeout, however long a slow client then takes to read the answer (see `startTimer`).
+   */
+  ended: ((response: unknown) => boolean) | undefined = undefined;
 
   /** @internal */
   constructor(
@@ -470,6 +477,8 @@ export class HttpCall {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.settled) return;
+      // Answered in time, its last bytes still on their way: counted by its status when it closes.
+      if (this.ended?.(this.response) === true) return;
       this.settled = true;
       this.timedOut = true;
       permit.timeout();

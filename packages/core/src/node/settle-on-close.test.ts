@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ManualClock, pipelined, until } from '../../../../test/support/index.js';
+import { delay, ManualClock, pipelined, until } from '../../../../test/support/index.js';
 import { HttpGuard, Refusal } from '../http/http-guard.js';
 import { Registry } from '../registry/registry.js';
 import { settleOnClose } from './settle-on-close.js';
@@ -137,5 +137,47 @@ describe('settleOnClose', () => {
     const watching = connection?.listeners('close').filter((listener) => listener.name === 'responseOver');
     expect(watching).toEqual([]);
     socket.destroy();
+  });
+  it('does not time out a response that was ended in time while a slow client reads it', async () => {
+    const registry = new Registry();
+    const guard = new HttpGuard<IncomingMessage>({ name: 'files', registry, timeoutMs: 100, failureThreshold: 1 });
+    const big = Buffer.alloc(16 * 1024 * 1024, 97);
+    let slowPath = false;
+    server = createServer((req, res) => {
+      const call = guard.admit(req);
+      if (call instanceof Refusal) throw new Error('expected a permit');
+      settleOnClose(res, call);
+      call.armTimeout();
+      if (req.url === '/slow-upstream') {
+        slowPath = true;
+        setTimeout(() => res.end('late'), 250);
+      } else res.end(big);
+    });
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const breaker = () => registry.get('files');
+
+    // A client that does not read: the 16 MiB answer stays in the socket's buffers for a while.
+    const client = connect(port, '127.0.0.1', () => client.write('GET /file HTTP/1.1\r\nHost: x\r\n\r\n'));
+    client.pause();
+    await delay(300);
+    expect(breaker()?.stats()).toMatchObject({ timeouts: 0, failures: 0, successes: 0 });
+    expect(breaker()?.state).toBe('CLOSED');
+
+    let received = 0;
+    client.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+    });
+    client.resume();
+    await until(() => breaker()?.stats().successes === 1);
+    await until(() => received > big.length);
+    expect(breaker()?.stats()).toMatchObject({ timeouts: 0, failures: 0, successes: 1 });
+    client.destroy();
+
+    // An upstream that has not answered by the deadline is still a timeout.
+    const late = await fetch(`http://127.0.0.1:${port}/slow-upstream`);
+    expect(await late.text()).toBe('late');
+    expect(slowPath).toBe(true);
+    expect(breaker()?.stats()).toMatchObject({ timeouts: 1, failures: 1 });
   });
 });
