@@ -4,6 +4,12 @@ import type { ServerResponse } from 'node:http';
 export interface BodyCapture {
   /** The body written so far, or `undefined` when it outgrew the limit or capture was stopped. */
   body(): string | Uint8Array | undefined;
+  /**
+   * The response's headers, those given to `res.writeHead()` included: Node writes those
+   * straight out, without putting them where `res.getHeaders()` reads, when no header was set
+   * before. What the cache decides on (`Cache-Control: private`, `Set-Cookie`) is often there.
+   */
+  headers(): Record<string, unknown>;
   stop(): void;
 }
 
@@ -15,8 +21,22 @@ function isUtf8Text(contentType: string): boolean {
   return charset === undefined ? TEXT_TYPE.test(contentType) : /^utf-?8$/i.test(charset);
 }
 
-/** Records what is written to `res` (up to `limit` bytes) by wrapping its `write` and `end`. */
+/** The headers argument of a `writeHead` call (an object, or a flat `[name, value, …]` array), by lowercase name. */
+function headersOf(args: unknown[]): Record<string, unknown> {
+  const given = args.find((arg, index) => index > 0 && typeof arg === 'object' && arg !== null);
+  const headers: Record<string, unknown> = {};
+  if (Array.isArray(given)) {
+    for (let i = 0; i + 1 < given.length; i += 2) headers[String(given[i]).toLowerCase()] = given[i + 1];
+  } else if (given !== undefined) {
+    for (const [name, value] of Object.entries(given)) headers[name.toLowerCase()] = value;
+  }
+  return headers;
+}
+
+/** Records what is written to `res` (up to `limit` bytes) by wrapping its `write`, `end` and `writeHead`. */
 export function captureBody(res: ServerResponse, limit: number): BodyCapture {
+  let written: Record<string, unknown> = {};
+  const headers = (): Record<string, unknown> => ({ ...written, ...res.getHeaders() });
   const chunks: Buffer[] = [];
   let size = 0;
   let collecting = true;
@@ -37,7 +57,12 @@ export function captureBody(res: ServerResponse, limit: number): BodyCapture {
   };
   const write = res.write;
   const end = res.end;
+  const writeHead = res.writeHead;
   const target = res as unknown as Record<string, unknown>;
+  target.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    written = { ...written, ...headersOf(args) };
+    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+  };
   target.write = function (this: ServerResponse, ...args: unknown[]) {
     collect(args[0], args[1]);
     return (write as (...a: unknown[]) => boolean).apply(this, args);
@@ -50,8 +75,9 @@ export function captureBody(res: ServerResponse, limit: number): BodyCapture {
     body() {
       if (!collecting) return undefined;
       const body = Buffer.concat(chunks);
-      return isUtf8Text(String(res.getHeader('content-type') ?? '')) ? body.toString('utf8') : body;
+      return isUtf8Text(String(headers()['content-type'] ?? '')) ? body.toString('utf8') : body;
     },
+    headers,
     stop() {
       collecting = false;
       chunks.length = 0;

@@ -69,7 +69,7 @@ export function circuitBreaker(options: ExpressBreakerOptions): RequestHandler {
       engine.remember(
         info,
         req,
-        { status: res.statusCode, headers: res.getHeaders(), body },
+        { status: res.statusCode, headers: capture.headers(), body },
         call.breaker.options.clock.now(),
       );
     });

@@ -39,6 +39,13 @@ describe.each(majors)('Express $major fallbacks', ({ express }) => {
     };
     app.get('/items', mw, handler);
     app.post('/items', mw, handler);
+    // Headers given to writeHead only: with no header set before (no X-Powered-By), Node sends
+    // them without res.getHeaders() ever seeing them.
+    app.get('/raw', mw, (_req: Request, res: Response): void => {
+      route.entered++;
+      res.writeHead(route.status, { 'Content-Type': 'application/json', ...route.headers });
+      res.end(JSON.stringify({ n: route.entered }));
+    });
     const { url } = await listen(app);
     /** Makes the next request fail so that the circuit opens. */
     const open = async (): Promise<void> => {
@@ -171,6 +178,27 @@ describe.each(majors)('Express $major fallbacks', ({ express }) => {
       expect((await request(`${url}/items?auth`)).status).toBe(503);
       expect((await request(`${url}/items?auth`, { headers: { authorization: 'Bearer secret' } })).status).toBe(503);
       expect((await request(`${url}/items?public`)).status).toBe(200);
+    });
+
+    it('reads the headers given to writeHead: a private or encoded answer is not replayed, a public one keeps its type', async () => {
+      const { url, open, route } = await serve({ fallback: { strategy: 'cache' } }, (app) =>
+        app.disable('x-powered-by'),
+      );
+      route.headers = { 'Cache-Control': 'private, no-store', 'Set-Cookie': 'sid=alice' };
+      await request(`${url}/raw?private`);
+      route.headers = { 'Content-Encoding': 'gzip' };
+      await request(`${url}/raw?gzip`).catch(() => undefined);
+      route.headers = { 'X-Note': 'kept out' };
+      await request(`${url}/raw?public`);
+      await open();
+
+      expect((await request(`${url}/raw?private`)).status).toBe(503);
+      expect((await request(`${url}/raw?gzip`)).status).toBe(503);
+      const cached = await request(`${url}/raw?public`);
+      expect(cached.status).toBe(200);
+      expect(cached.headers.get('x-circuit-fallback')).toBe('cache');
+      expect(cached.headers.get('content-type')).toBe('application/json');
+      expect(JSON.parse(cached.text)).toEqual({ n: 3 });
     });
   });
 

@@ -252,6 +252,16 @@ describe('cache strategy: what is kept', () => {
     expect(opted.map.size).toBe(privateHeaders.length);
   });
 
+  it('does not keep encoded bodies, which it would replay without their Content-Encoding', () => {
+    const { store, map } = mapStore();
+    const engine = new FallbackEngine({ strategy: 'cache', store, cachePrivate: true }, { registry });
+    engine.remember(get('/gzip'), {}, ok(new Uint8Array([0x1f, 0x8b, 8]), { 'content-encoding': 'gzip' }), 0);
+    engine.remember(get('/br'), {}, ok('x', { 'content-encoding': ['br'] }), 0);
+    engine.remember(get('/identity'), {}, ok('x', { 'content-encoding': ' Identity ' }), 0);
+    engine.remember(get('/plain'), {}, ok('x'), 0);
+    expect([...map.keys()]).toEqual(['GET /identity', 'GET /plain']);
+  });
+
   it('does not keep bodies above maxEntryBytes, counting bytes rather than characters', () => {
     const { store, map } = mapStore();
     const engine = new FallbackEngine({ strategy: 'cache', store, maxEntryBytes: 4 }, { registry });

@@ -154,11 +154,14 @@ export class FallbackEngine<Req = unknown> {
     return (this.options as CacheFallbackOptions).cachePrivate === true || isSharedRequest(info);
   }
 
-  /** Offers a finished response to the cache; kept only if 2xx, shareable and small enough. */
+  /** Offers a finished response to the cache; kept only if 2xx, shareable, not encoded and small enough. */
   remember(info: RequestInfo, req: Req, response: CapturedResponse, now: number): void {
     const options = this.options as CacheFallbackOptions<Req>;
     if (this.store === undefined || response.status < 200 || response.status > 299) return;
     if (options.cachePrivate !== true && !isSharedResponse(response.headers)) return;
+    // An encoded body (gzip…) would be replayed without its encoding, or decoded as text.
+    const encoding = response.headers['content-encoding'];
+    if (encoding !== undefined && String(encoding).trim().toLowerCase() !== 'identity') return;
     const bytes = typeof response.body === 'string' ? Buffer.byteLength(response.body) : response.body.byteLength;
     if (bytes > (options.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES)) return;
     const binary = typeof response.body !== 'string';
