@@ -42,9 +42,14 @@ interface FallbackState {
   /** True when the response is wanted by the cache fallback. */
   capture: boolean;
   body: string | Uint8Array | undefined;
-  /** Set once a response started on its way (`onSend`): a timeout fallback is too late then. */
+  /**
+   * Set once the handler's answer started on its way (its `reply.send`, or `onSend`): a timeout
+   * fallback is too late then, even while the app's own async hooks still hold the answer back.
+   */
   responding: boolean;
   fallbackSent: boolean;
+  /** The reply's own `send`, which the fallback goes out through (see `watchSend`). */
+  send: FastifyReply['send'];
 }
 
 /**
@@ -209,6 +214,25 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     return gate;
   }
 
+  /**
+   * Wraps the reply's `send` for a request a timeout fallback may answer: a call before the
+   * fallback marks the handler's answer as on its way; after it, the handler's late answer is
+   * dropped quietly (no "Reply was already sent", no second response), while an error raised on
+   * the fallback's own way out (an `onSend` hook that throws) still reaches Fastify's error
+   * handler, so the client gets an answer.
+   */
+  function watchSend(state: FallbackState): void {
+    const { reply, send } = state;
+    (reply as { send: unknown }).send = function sendWatched(this: FastifyReply, payload?: unknown) {
+      if (!state.fallbackSent) {
+        state.responding = true;
+        return send.call(this, payload);
+      }
+      if (payload instanceof Error && !reply.raw.headersSent) return send.call(this, payload);
+      return this;
+    };
+  }
+
   function onTimeout(call: HttpCall, state: FallbackState, error: CircuitTimeoutError): void {
     const { request, reply } = state;
     if (reply.sent || state.responding) return;
@@ -216,7 +240,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       if (reply.sent || state.responding || reply.raw.headersSent) return;
       state.fallbackSent = true;
       try {
-        sendWire(reply, wire, true);
+        sendWire(reply, wire, state.send);
       } catch (failure) {
         request.log.error({ err: failure }, 'circuit breaker: the timeout fallback could not be sent');
       }
@@ -261,7 +285,9 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       body: undefined,
       responding: false,
       fallbackSent: false,
+      send: reply.send,
     };
+    if (call.holdsPermit && call.breaker.options.timeoutMs !== undefined) watchSend(state);
     call.armTimeout((error) => onTimeout(call, state, error));
     (request as unknown as Decorated)[kTracked] = state;
     const raw = reply.raw;
@@ -324,7 +350,9 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     }
     next(null, payload);
   };
-  const onSendEverywhere = guard.mayFallBack();
+  // Routes declared before the plugin loaded (see `guardEarlierRoutes`) may declare a fallback
+  // that no `onRoute` saw: they need the hook too.
+  const onSendEverywhere = guard.mayFallBack() || hadRoutes;
   if (onSendEverywhere) fastify.addHook('onSend', onSend);
 
   // Guards each route's handler when the route is declared (see `guardHandler`), after validating

@@ -320,6 +320,68 @@ describe.each(frameworks)('%s fallbacks', (_label, fastify) => {
     },
   );
 
+  it("timeout: sends no fallback over an answer that the app's own async onSend hook still holds back", async () => {
+    const logs: LogLine[] = [];
+    registry = new Registry();
+    app = fastify(capturedLogger(logs));
+    app.addHook('onSend', async (_request, _reply, payload) => {
+      await delay(80);
+      return payload;
+    });
+    await app.register(breakwater, {
+      registry,
+      timeoutMs: 50,
+      fallback: { strategy: 'default', response: { status: 503, body: { fallback: true } } },
+    });
+    app.get('/signed', async (_request, reply) => {
+      await delay(10);
+      return reply.type('text/plain').send('real answer');
+    });
+    const response = await app.inject('/signed');
+    expect(response.statusCode).toBe(200);
+    expect(response.body).toBe('real answer');
+    expect(response.headers['x-circuit-fallback']).toBeUndefined();
+    await delay(20);
+    expect(logs.filter((line) => line.level >= 40)).toEqual([]);
+  });
+
+  it('timeout: an onSend hook that fails on the fallback still gets the error answered', async () => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, {
+      registry,
+      timeoutMs: 50,
+      fallback: { strategy: 'default', response: { status: 200, body: { degraded: true } } },
+    });
+    app.addHook('onSend', async (_request, _reply, payload) => {
+      if (String(payload).includes('degraded')) throw new Error('signing failed');
+      return payload;
+    });
+    app.get('/slow', async () => {
+      await delay(150);
+      return 'late';
+    });
+    const answered = app.inject('/slow').then((response) => response.statusCode);
+    expect(await Promise.race([answered, delay(2_000).then(() => 'no answer')])).toBe(500);
+  });
+
+  it('cache: a route declared before the plugin loaded keeps and serves responses with its own cache fallback', async () => {
+    registry = new Registry();
+    app = fastify();
+    let down = false;
+    app.get('/early', { config: { circuitBreaker: { fallback: { strategy: 'cache' } } } }, async (_request, reply) =>
+      down ? reply.code(500).send('down') : { early: true },
+    );
+    await app.register(breakwater, { registry, failureThreshold: 1 });
+    const fresh = await app.inject('/early');
+    down = true;
+    expect((await app.inject('/early')).statusCode).toBe(500);
+    const cached = await app.inject('/early');
+    expect(cached.statusCode).toBe(200);
+    expect(cached.body).toBe(fresh.body);
+    expect(cached.headers['x-circuit-fallback']).toBe('cache');
+  });
+
   it('timeout: does not put a timed-out response in the cache', async () => {
     await build({ timeoutMs: 50, failureThreshold: 5, fallback: { strategy: 'cache' } });
     let slow = true;
