@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { CircuitOpenError, CircuitTimeoutError, Registry } from '@breakwater/core';
 import type { Request, Response } from 'express';
 import express4 from 'express4';
@@ -306,6 +307,47 @@ describe.each(majors)('Express $major fallbacks', ({ express }) => {
       const fast = await request(`${url}/slow`);
       expect(fast.json()).toEqual({ late: true });
       expect(registry.get('slow')?.stats()).toMatchObject({ timeouts: 1, successes: 1 });
+    });
+
+    it('keeps the keep-alive connection when the handler forwards an error after the fallback', async () => {
+      const registry = new Registry();
+      const app = express();
+      const breaker = circuitBreaker({
+        name: 'slow',
+        registry,
+        timeoutMs: 50,
+        fallback: { strategy: 'default', response: { body: { degraded: true } } },
+      });
+      app.get('/slow', breaker, (_req: Request, _res: Response, next: (error?: unknown) => void) => {
+        setTimeout(() => next(new Error('upstream failed late')), 150);
+      });
+      app.get('/other', (_req: Request, res: Response) => {
+        res.json({ other: true });
+      });
+      // The error handler Express's guide recommends: hand over to the default one once headers are sent.
+      app.use((error: Error, _req: Request, res: Response, next: (error?: unknown) => void) => {
+        if (res.headersSent) return next(error);
+        res.status(500).json({ error: 'late' });
+      });
+      const { url } = await listen(app);
+      const socket = connect(Number(new URL(url).port), '127.0.0.1');
+      let received = '';
+      let closed = false;
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString();
+      });
+      socket.on('close', () => {
+        closed = true;
+      });
+      socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+      await until(() => received.includes('degraded'));
+      await delay(200);
+      socket.write('GET /other HTTP/1.1\r\nHost: x\r\n\r\n');
+      await until(() => received.includes('other') || closed);
+      socket.destroy();
+
+      expect([...received.matchAll(/HTTP\/1\.1 (\d+)/g)].map((match) => match[1])).toEqual(['200', '200']);
+      expect(registry.get('slow')?.stats()).toMatchObject({ timeouts: 1, successes: 0 });
     });
 
     it('discards a late streamed answer written with write() and end()', async () => {
