@@ -64,10 +64,12 @@ interface Route {
   /** The method of the route's request before, and its gate: most requests repeat it. */
   method: string | undefined;
   gate: Gate<FastifyRequest> | undefined;
+  /** True once the handler in the route's context was guarded (see `guardEarlierRoutes`). */
+  wrapped: boolean;
 }
 
 function newRoute(guard: Guard | undefined, url: string | undefined): Route {
-  return { guard, url, gates: new Map(), method: undefined, gate: undefined };
+  return { guard, url, gates: new Map(), method: undefined, gate: undefined, wrapped: false };
 }
 
 type OnSendHook = (
@@ -382,18 +384,35 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   });
 
   /**
+   * Guards the handler in the route context that Fastify keeps for `key` (see `routeKeys`), which
+   * Fastify reads when it calls the handler, after the route's own hooks: from this request on,
+   * the route is admitted as a route `onRoute` saw. False when `key` is not such a context.
+   */
+  function wrapContext(route: Route, key: object | undefined): boolean {
+    const context = key as { handler?: unknown } | undefined;
+    if (context === undefined || typeof context.handler !== 'function') return false;
+    context.handler = guardHandler(context.handler as Handler, route.guard as Guard, route.url as string);
+    route.wrapped = true;
+    return true;
+  }
+
+  /**
    * Guards the routes declared before the plugin loaded (an un-awaited `register`, or routes
-   * declared before it), which `onRoute` never saw, with a `preHandler` hook: the same point in
-   * the request as a guarded handler, at the cost of a hook for every route of the scope. Added
-   * only when the app had routes when the plugin loaded. No closures in here (see `track`).
+   * declared before it), which `onRoute` never saw, from a `preHandler` hook (added only when
+   * the app had routes when the plugin loaded): on a route's first request, it guards the
+   * handler in Fastify's context of the route (see `wrapContext`), so that the route's own
+   * `preHandler` hooks (an auth check's 401) run before admission, as on any other route. Where
+   * that context cannot be found, the hook admits the request itself, before the route's own
+   * `preHandler` hooks. No closures in here (see `track`).
    */
   function guardEarlierRoutes(request: FastifyRequest, reply: FastifyReply, next: HookHandlerDoneFunction): void {
     let admission: ReturnType<Guard['admit']>;
     let routeGuard: Guard | undefined;
     try {
-      const route = routeOf(request, routeKey(request));
+      const key = routeKey(request);
+      const route = routeOf(request, key);
       routeGuard = route.guard;
-      if (routeGuard === undefined) {
+      if (routeGuard === undefined || route.wrapped || wrapContext(route, key)) {
         next();
         return;
       }
@@ -437,7 +456,8 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
  * a timeout after `timeoutMs`, or not at all when the client goes away first. Routes take
  * `config: { circuitBreaker: { … } }` to override options, or `config: { circuitBreaker: false }`
  * to opt out. Routes declared after the plugin loaded (`await app.register(…)`) have their
- * handler guarded at no other cost; routes declared before it are guarded by a `preHandler` hook.
+ * handler guarded at no other cost; routes declared before it have theirs guarded
+ * on their first request, from a `preHandler` hook.
  *
  * @example
  * await app.register(breakwater, { failureThreshold: 5, timeoutMs: 2000, health: true });

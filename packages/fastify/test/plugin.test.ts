@@ -327,6 +327,36 @@ describe.each(frameworks)('%s', (_label, fastify) => {
     expect(registry.get('GET /before')?.stats()).toMatchObject({ failures: 1, rejected: 1 });
   });
 
+  it("admits a route declared before the plugin after the route's own preHandler hooks, as any other route", async () => {
+    registry = new Registry();
+    app = fastify();
+    let entered = 0;
+    app.get(
+      '/account',
+      {
+        preHandler: async (request, reply) => {
+          if (request.headers.authorization === undefined) return reply.code(401).send('who are you?');
+        },
+      },
+      async (_request, reply) => {
+        entered++;
+        return reply.code(502).send('bad gateway');
+      },
+    );
+    await app.register(breakwater, { registry, failureThreshold: 1 });
+    const signedIn = { url: '/account', headers: { authorization: 'Bearer t' } };
+
+    // What the route's own hook answers is neither admitted nor counted, from the first request on.
+    expect((await app.inject('/account')).statusCode).toBe(401);
+    expect(registry.get('GET /account')?.stats().totalCalls ?? 0).toBe(0);
+    expect((await app.inject(signedIn)).statusCode).toBe(502);
+    expect(registry.get('GET /account')?.state).toBe(CircuitState.OPEN);
+    expect((await app.inject('/account')).statusCode).toBe(401);
+    expect((await app.inject(signedIn)).statusCode).toBe(503);
+    expect(entered).toBe(1);
+    expect(registry.get('GET /account')?.stats()).toMatchObject({ totalCalls: 1, failures: 1, rejected: 1 });
+  });
+
   it('gives the probe permit back when a fallback declared in the registry is invalid, answering the error', async () => {
     const clock = new ManualClock();
     const { entries } = await build({ clock, failureThreshold: 1, recoveryTimeoutMs: 1_000, halfOpenMaxRequests: 1 });
