@@ -433,6 +433,25 @@ describe('HttpGuard: maxBreakers', () => {
     expect(refusal(guard.admit({ tenant: 'a' })).error).toBeInstanceOf(CircuitOpenError);
   });
 
+  it('never evicts a CLOSED breaker with requests in flight, and evicts it once they are settled', () => {
+    const registry = new Registry();
+    const guard = new HttpGuard<Req>({ registry, key: (r) => r.tenant, maxBreakers: 2, failureThreshold: 1 });
+    const busy = admitted(guard, { tenant: 'a' });
+    guard.breakerFor({ tenant: 'b' });
+    guard.breakerFor({ tenant: 'c' });
+    expect(registry.names().sort()).toEqual(['a', 'c']);
+    busy.complete(500);
+    expect(registry.get('a')?.state).toBe('OPEN');
+    expect(refusal(guard.admit({ tenant: 'a' })).error).toBeInstanceOf(CircuitOpenError);
+
+    const other = new Registry();
+    const settled = new HttpGuard<Req>({ registry: other, key: (r) => r.tenant, maxBreakers: 2 });
+    admitted(settled, { tenant: 'a' }).abort();
+    settled.breakerFor({ tenant: 'b' });
+    settled.breakerFor({ tenant: 'c' });
+    expect(other.names().sort()).toEqual(['b', 'c']);
+  });
+
   it('keeps counting for a new key when every other breaker is OPEN', () => {
     const registry = new Registry();
     const guard = new HttpGuard<Req>({ registry, key: (r) => r.tenant, maxBreakers: 2, failureThreshold: 2 });

@@ -79,11 +79,16 @@ export class Binding<Req> {
   readonly isFailure: StatusClassifier;
   engineResolved = false;
   engine: FallbackEngine<Req> | undefined;
+  /** True for a breaker picked by `key()`: its calls in flight are counted, so that eviction spares a busy one. */
+  readonly keyed: boolean;
+  /** Admitted calls not yet settled, counted only when `keyed`. */
+  inFlight = 0;
 
-  constructor(breaker: CircuitBreaker, version: number, isFailure: StatusClassifier) {
+  constructor(breaker: CircuitBreaker, version: number, isFailure: StatusClassifier, keyed = false) {
     this.breaker = breaker;
     this.version = version;
     this.isFailure = isFailure;
+    this.keyed = keyed;
   }
 }
 
@@ -277,7 +282,7 @@ export class HttpGuard<Req> {
     const binding = this.bindings.get(name);
     if (binding !== undefined && binding.version === this.registry.version) return binding;
     const breaker = this.breaker(name);
-    const fresh = new Binding<Req>(breaker, this.registry.version, this.classifier(name));
+    const fresh = new Binding<Req>(breaker, this.registry.version, this.classifier(name), this.key !== undefined);
     this.bindings.set(name, fresh);
     return fresh;
   }
@@ -331,6 +336,8 @@ export class HttpGuard<Req> {
   private evictIdle(keep: CircuitBreaker): boolean {
     for (const [name, breaker] of this.keyed) {
       if (breaker === keep || breaker.state !== CircuitState.CLOSED) continue;
+      // A breaker with requests in flight is not idle: its outcomes would go to a breaker no one sees.
+      if ((this.bindings.get(name)?.inFlight ?? 0) > 0) continue;
       this.keyed.delete(name);
       this.bindings.delete(name);
       if (
@@ -421,6 +428,7 @@ export class HttpCall {
     this.breaker = binding.breaker;
     this.permit = permit;
     this.counted = counted;
+    if (binding.keyed) binding.inFlight++;
   }
 
   /** Whether the call holds a permit that must be given back (see the class); false for a call that is only counted. */
@@ -480,6 +488,7 @@ export class HttpCall {
       // Answered in time, its last bytes still on their way: counted by its status when it closes.
       if (this.ended?.(this.response) === true) return;
       this.settled = true;
+      if (this.binding.keyed) this.binding.inFlight--;
       this.timedOut = true;
       permit.timeout();
       onTimeout?.(new CircuitTimeoutError(this.breaker.name, timeoutMs));
@@ -510,6 +519,7 @@ export class HttpCall {
       return;
     }
     this.settled = true;
+    if (this.binding.keyed) this.binding.inFlight--;
     if (this.permit === undefined) {
       (this.counted as UntimedHandlers).succeeded();
       return;
@@ -522,6 +532,7 @@ export class HttpCall {
   fail(error: unknown): void {
     if (this.settled) return;
     this.settled = true;
+    if (this.binding.keyed) this.binding.inFlight--;
     if (this.permit === undefined) {
       (this.counted as UntimedHandlers).failed(error);
       return;
@@ -534,6 +545,7 @@ export class HttpCall {
   abort(): void {
     if (this.settled) return;
     this.settled = true;
+    if (this.binding.keyed) this.binding.inFlight--;
     if (this.permit === undefined) return;
     this.disarm();
     this.permit.release();
