@@ -19,7 +19,8 @@ export interface FastifyBreakerOptions extends HttpOptions<FastifyRequest> {
 
 /**
  * A route's own settings, merged over the plugin's. A route with settings has a breaker of its
- * own (named after the route, or its own `name`/`key`), never the plugin-level `name`.
+ * own (named after the route, or its own `name`/`key`), never the plugin-level `name`. With the
+ * plugin's `key` inherited, it shares the breakers that key names with the plugin's other routes.
  */
 export type RouteBreakerOptions = Omit<FastifyBreakerOptions, 'health'>;
 
