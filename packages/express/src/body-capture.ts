@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 
 /** A response body being recorded for the cache fallback. */
 export interface BodyCapture {
@@ -9,7 +9,7 @@ export interface BodyCapture {
    * straight out, without putting them where `res.getHeaders()` reads, when no header was set
    * before. What the cache decides on (`Cache-Control: private`, `Set-Cookie`) is often there.
    */
-  headers(): Record<string, unknown>;
+  headers(): OutgoingHttpHeaders;
   stop(): void;
 }
 
@@ -22,21 +22,23 @@ function isUtf8Text(contentType: string): boolean {
 }
 
 /** The headers argument of a `writeHead` call (an object, or a flat `[name, value, …]` array), by lowercase name. */
-function headersOf(args: unknown[]): Record<string, unknown> {
+function headersOf(args: unknown[]): OutgoingHttpHeaders {
   const given = args.find((arg, index) => index > 0 && typeof arg === 'object' && arg !== null);
-  const headers: Record<string, unknown> = {};
+  const headers: OutgoingHttpHeaders = {};
   if (Array.isArray(given)) {
-    for (let i = 0; i + 1 < given.length; i += 2) headers[String(given[i]).toLowerCase()] = given[i + 1];
+    for (let i = 0; i + 1 < given.length; i += 2)
+      headers[String(given[i]).toLowerCase()] = given[i + 1] as OutgoingHttpHeaders[string];
   } else if (given !== undefined) {
-    for (const [name, value] of Object.entries(given)) headers[name.toLowerCase()] = value;
+    for (const [name, value] of Object.entries(given as Record<string, unknown>))
+      headers[name.toLowerCase()] = value as OutgoingHttpHeaders[string];
   }
   return headers;
 }
 
 /** Records what is written to `res` (up to `limit` bytes) by wrapping its `write`, `end` and `writeHead`. */
 export function captureBody(res: ServerResponse, limit: number): BodyCapture {
-  let written: Record<string, unknown> = {};
-  const headers = (): Record<string, unknown> => ({ ...written, ...res.getHeaders() });
+  let written: OutgoingHttpHeaders = {};
+  const headers = (): OutgoingHttpHeaders => ({ ...written, ...res.getHeaders() });
   const chunks: Buffer[] = [];
   let size = 0;
   let collecting = true;
