@@ -86,11 +86,6 @@ export function circuitBreaker(options: ExpressBreakerOptions): RequestHandler {
           return;
         }
         silence(res);
-        // The fallback is all of the answer: an error the handler forwards later (`next(err)`, a
-        // late rejection on Express 5) must not make finalhandler, seeing headers sent, destroy
-        // the keep-alive connection and the requests waiting on it. What it writes instead is
-        // silenced.
-        Object.defineProperty(res, 'headersSent', { configurable: true, get: () => false });
       });
     });
   }

@@ -337,18 +337,12 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
    * scope when the plugin has a fallback (or the registry declares one) at registration, else
    * to each route that may fall back when the route is declared.
    */
-  const onSend: OnSendHook = (request, reply, payload, next) => {
+  const onSend: OnSendHook = (request, _reply, payload, next) => {
     const state = tracked(request);
     if (state !== null && state !== undefined && !(state instanceof HttpCall)) {
       state.responding = true;
-      if (
-        state.capture &&
-        !state.fallbackSent &&
-        isBody(payload) &&
-        reply.getHeader('content-encoding') === undefined
-      ) {
-        state.body = payload;
-      }
+      // An encoded body is turned away by the cache itself (see core's `remember`).
+      if (state.capture && !state.fallbackSent && isBody(payload)) state.body = payload;
     }
     next(null, payload);
   };

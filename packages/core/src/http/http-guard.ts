@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { CircuitBreaker, UntimedHandlers } from '../circuit/circuit-breaker.js';
 import type { Permit } from '../circuit/permit.js';
 import { CircuitState } from '../circuit/state.js';
@@ -7,6 +8,7 @@ import { invalidOption, showValue } from '../errors/invalid-option.js';
 import { type FallbackContext, FallbackEngine } from '../fallback/fallback-engine.js';
 import type { CacheStore, FallbackOptions, RequestInfo } from '../fallback/types.js';
 import { answeredByBreakwater } from '../node/answered.js';
+import { hasEnded } from '../node/settle-on-close.js';
 import { validateBreakerOptions } from '../options.js';
 import { type BreakerDefaults, defaultRegistry, type Registry } from '../registry/registry.js';
 import { type Logger, log, logTransitions } from './logger.js';
@@ -79,16 +81,13 @@ export class Binding<Req> {
   readonly isFailure: StatusClassifier;
   engineResolved = false;
   engine: FallbackEngine<Req> | undefined;
-  /** True for a breaker picked by `key()`: its calls in flight are counted, so that eviction spares a busy one. */
-  readonly keyed: boolean;
-  /** Admitted calls not yet settled, counted only when `keyed`. */
+  /** Admitted calls not yet settled: eviction of `key()` breakers spares a busy one. */
   inFlight = 0;
 
-  constructor(breaker: CircuitBreaker, version: number, isFailure: StatusClassifier, keyed = false) {
+  constructor(breaker: CircuitBreaker, version: number, isFailure: StatusClassifier) {
     this.breaker = breaker;
     this.version = version;
     this.isFailure = isFailure;
-    this.keyed = keyed;
   }
 }
 
@@ -282,7 +281,7 @@ export class HttpGuard<Req> {
     const binding = this.bindings.get(name);
     if (binding !== undefined && binding.version === this.registry.version) return binding;
     const breaker = this.breaker(name);
-    const fresh = new Binding<Req>(breaker, this.registry.version, this.classifier(name), this.key !== undefined);
+    const fresh = new Binding<Req>(breaker, this.registry.version, this.classifier(name));
     this.bindings.set(name, fresh);
     return fresh;
   }
@@ -404,17 +403,11 @@ export class HttpCall {
   private thrown: unknown = undefined;
   /**
    * @internal The response `countWhenFinished` waits for, or, for a call that holds a permit, the
-   * one `settleOnClose` settles it by. Kept here, on a young object, rather
-   * than in the connection's long-lived record: storing a new object into an old one costs V8's
-   * write barrier (~50 instructions).
+   * one `settleOnClose` settles it by (its deadline is no timeout once that was ended). Kept
+   * here, on a young object, rather than in the connection's long-lived record: storing a new
+   * object into an old one costs V8's write barrier (~50 instructions).
    */
   response: unknown = undefined;
-  /**
-   * @internal For a call that holds a permit, whether `response` was ended (set with it by
-   * `settleOnClose`): a deadline that passes after the upstream answered in full is not a
-   * timeout, however long a slow client then takes to read the answer (see `startTimer`).
-   */
-  ended: ((response: unknown) => boolean) | undefined = undefined;
 
   /** @internal */
   constructor(
@@ -428,7 +421,7 @@ export class HttpCall {
     this.breaker = binding.breaker;
     this.permit = permit;
     this.counted = counted;
-    if (binding.keyed) binding.inFlight++;
+    binding.inFlight++;
   }
 
   /** Whether the call holds a permit that must be given back (see the class); false for a call that is only counted. */
@@ -486,9 +479,8 @@ export class HttpCall {
       this.timer = undefined;
       if (this.settled) return;
       // Answered in time, its last bytes still on their way: counted by its status when it closes.
-      if (this.ended?.(this.response) === true) return;
-      this.settled = true;
-      if (this.binding.keyed) this.binding.inFlight--;
+      if (this.response !== undefined && hasEnded(this.response as ServerResponse)) return;
+      this.markSettled();
       this.timedOut = true;
       permit.timeout();
       onTimeout?.(new CircuitTimeoutError(this.breaker.name, timeoutMs));
@@ -518,8 +510,7 @@ export class HttpCall {
       else this.fail(this.threw ? this.thrown : new HttpStatusError(status));
       return;
     }
-    this.settled = true;
-    if (this.binding.keyed) this.binding.inFlight--;
+    this.markSettled();
     if (this.permit === undefined) {
       (this.counted as UntimedHandlers).succeeded();
       return;
@@ -531,8 +522,7 @@ export class HttpCall {
   /** The request failed with an error (thrown, or passed to `next`). */
   fail(error: unknown): void {
     if (this.settled) return;
-    this.settled = true;
-    if (this.binding.keyed) this.binding.inFlight--;
+    this.markSettled();
     if (this.permit === undefined) {
       (this.counted as UntimedHandlers).failed(error);
       return;
@@ -544,11 +534,15 @@ export class HttpCall {
   /** The client went away first: neither success nor failure. */
   abort(): void {
     if (this.settled) return;
-    this.settled = true;
-    if (this.binding.keyed) this.binding.inFlight--;
+    this.markSettled();
     if (this.permit === undefined) return;
     this.disarm();
     this.permit.release();
+  }
+
+  private markSettled(): void {
+    this.settled = true;
+    this.binding.inFlight--;
   }
 
   private disarm(): void {

@@ -17,7 +17,7 @@ const writableEnded = Object.getOwnPropertyDescriptor(OutgoingMessage.prototype,
  * breaker counts. Whether the last bytes then reached a client that was already leaving is the
  * client's affair. One property read, where `writableFinished` takes three.
  */
-function hasEnded(res: ServerResponse): boolean {
+export function hasEnded(res: ServerResponse): boolean {
   return writableEnded !== undefined && res instanceof OutgoingMessage ? writableEnded.call(res) : res.writableEnded;
 }
 
@@ -112,15 +112,11 @@ export function onResponseOver(res: ServerResponse, call: HttpCall, listener: ()
  * timed out once `res` was ended: what a slow client takes to read it is not the upstream's time.
  */
 export function settleOnClose(res: ServerResponse, call: HttpCall, finished?: () => void): void {
-  if (call.holdsPermit) {
-    // Its deadline checks whether the response was ended before counting a timeout.
-    call.response = res;
-    call.ended = hasEnded as (response: unknown) => boolean;
-  }
+  // Its deadline checks whether the response was ended before counting a timeout.
+  if (call.holdsPermit) call.response = res;
   onResponseOver(res, call, () => {
     // A settled call keeps nothing of its response (a request decoration may outlive it).
     call.response = undefined;
-    call.ended = undefined;
     settleEnded(res, call, finished);
   });
 }

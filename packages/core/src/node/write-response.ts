@@ -28,7 +28,10 @@ function callbackOf(args: unknown[]): (() => void) | undefined {
 /**
  * Turns every later header or body write on `res` into a no-op, so a handler that answers after
  * a fallback was sent finishes quietly instead of failing with "headers already sent" or
- * "write after end".
+ * "write after end". `res` then reports no headers sent: the fallback is all of the answer, and
+ * an error forwarded late (Express's `next(err)`) must not make a framework's last-resort
+ * handler, seeing headers sent, destroy a keep-alive connection and the requests waiting on it;
+ * what it writes instead is silenced too.
  */
 export function silence(res: ServerResponse): void {
   const target = res as unknown as Record<string, unknown>;
@@ -50,4 +53,5 @@ export function silence(res: ServerResponse): void {
     if (callback !== undefined) process.nextTick(callback);
     return res;
   };
+  Object.defineProperty(res, 'headersSent', { configurable: true, get: () => false });
 }
