@@ -125,6 +125,31 @@ export async function pipelined(url: string, paths: string[]): Promise<Socket> {
   return socket;
 }
 
+/** An answer large enough to wait in the connection's buffers while its client does not read. */
+export const BIG_ANSWER = Buffer.alloc(16 * 1024 * 1024, 97);
+
+/**
+ * Asks for `path` (answered with `BIG_ANSWER`) from a client that reads nothing for `pauseMs`,
+ * then reads it all: the response closes long after it was ended. Resolves once `counted()`.
+ */
+export async function readSlowly(url: string, path: string, pauseMs: number, counted: () => boolean): Promise<void> {
+  const { hostname, port } = new URL(url);
+  const client = connect(Number(port), hostname);
+  client.on('error', () => {});
+  client.pause();
+  client.write(`GET ${path} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`);
+  await delay(pauseMs);
+  // Nothing is counted while the answer waits for its client.
+  expect(counted()).toBe(false);
+  let received = 0;
+  client.on('data', (chunk: Buffer) => {
+    received += chunk.length;
+  });
+  client.resume();
+  await until(() => counted() && received > BIG_ANSWER.length);
+  client.destroy();
+}
+
 /** A log line as a logger given to an adapter received it. */
 export interface LogLine {
   level: 'warn' | 'info' | 'error';

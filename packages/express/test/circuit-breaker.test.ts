@@ -5,6 +5,7 @@ import express5 from 'express5';
 import { afterEach, describe, expect, it } from 'vitest';
 import { circuitBreaker, healthHandler } from '../src/index.js';
 import {
+  BIG_ANSWER,
   CYCLE_OPTIONS,
   closeAll,
   cycleBreaker,
@@ -16,6 +17,7 @@ import {
   listen,
   ManualClock,
   pipelined,
+  readSlowly,
   recordingLogger,
   rejectionBody,
   request,
@@ -219,6 +221,21 @@ describe.each(majors)('Express $major', ({ major, express }) => {
 
     expect(answer.status).toBe(200);
     expect(registry.get('orders')?.stats()).toMatchObject({ timeouts: 1, failures: 1, successes: 0 });
+  });
+
+  it('does not count what a slow client takes to read an answer as a slow call, nor as a timeout', async () => {
+    const registry = new Registry();
+    const app = express();
+    const options = { name: 'files', registry, timeoutMs: 100, slowCallDurationMs: 50, slowCallRateThreshold: 1 };
+    app.get('/file', circuitBreaker(options), (_req: Request, res: Response) => {
+      res.type('text/plain').send(BIG_ANSWER);
+    });
+    const { url } = await listen(app);
+    const stats = () => registry.get('files')?.stats();
+
+    await readSlowly(url, '/file', 300, () => stats()?.totalCalls === 1);
+
+    expect(stats()).toMatchObject({ successes: 1, slowCalls: 0, timeouts: 0 });
   });
 
   it('keeps the breakers of two routes apart', async () => {

@@ -5,6 +5,7 @@ import fastify4 from 'fastify4';
 import fastify5 from 'fastify5';
 
 export {
+  BIG_ANSWER,
   delay,
   expectRefusalsNotCountedOutside,
   gate,
@@ -12,6 +13,7 @@ export {
   ManualClock,
   pipelined,
   type Running,
+  readSlowly,
   until,
 } from '../../../test/support/index.js';
 

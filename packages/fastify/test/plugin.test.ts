@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import breakwater from '../src/index.js';
 import {
+  BIG_ANSWER,
   capturedLogger,
   delay,
   expectRefusalsNotCountedOutside,
@@ -13,6 +14,7 @@ import {
   listenApp,
   ManualClock,
   pipelined,
+  readSlowly,
   until,
 } from './helpers.js';
 
@@ -152,6 +154,19 @@ describe.each(frameworks)('%s', (_label, fastify) => {
     expect((await app.inject('/private')).statusCode).toBe(401);
     expect(registry.get('GET /private')?.stats()).toMatchObject({ state: 'OPEN', failures: 1, rejected: 1 });
     expect(entries.size).toBe(0);
+  });
+
+  it('does not count what a slow client takes to read an answer as a slow call, nor as a timeout', async () => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry, timeoutMs: 100, slowCallDurationMs: 50, slowCallRateThreshold: 1 });
+    app.get('/file', async (_request, reply) => reply.type('text/plain').send(BIG_ANSWER));
+    const url = await listenApp(app);
+    const stats = () => registry.get('GET /file')?.stats();
+
+    await readSlowly(url, '/file', 300, () => stats()?.totalCalls === 1);
+
+    expect(stats()).toMatchObject({ successes: 1, slowCalls: 0, timeouts: 0 });
   });
 
   it('does not count the time a client takes to send its body toward timeoutMs', async () => {

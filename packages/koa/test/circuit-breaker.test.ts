@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { circuitBreaker, healthHandler } from '../src/index.js';
 import { createApp, majors, mount } from './app.js';
 import {
+  BIG_ANSWER,
   CYCLE_OPTIONS,
   closeAll,
   cycleBreaker,
@@ -16,6 +17,7 @@ import {
   listen,
   ManualClock,
   pipelined,
+  readSlowly,
   recordingLogger,
   rejectionBody,
   request,
@@ -329,6 +331,21 @@ describe.each(majors)('Koa $major', ({ Koa }) => {
 
     expect(answer.status).toBe(200);
     expect(registry.get('orders')?.stats()).toMatchObject({ timeouts: 1, failures: 1, successes: 0 });
+  });
+
+  it('does not count what a slow client takes to read an answer as a slow call, nor as a timeout', async () => {
+    const registry = new Registry();
+    const app = createApp(Koa);
+    const options = { name: 'files', registry, timeoutMs: 100, slowCallDurationMs: 50, slowCallRateThreshold: 1 };
+    mount(app, '/file', circuitBreaker(options), (ctx) => {
+      ctx.body = BIG_ANSWER;
+    });
+    const { url } = await listen(app.callback());
+    const stats = () => registry.get('files')?.stats();
+
+    await readSlowly(url, '/file', 300, () => stats()?.totalCalls === 1);
+
+    expect(stats()).toMatchObject({ successes: 1, slowCalls: 0, timeouts: 0 });
   });
 
   it('keeps the breakers of two routes apart', async () => {

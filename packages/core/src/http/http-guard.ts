@@ -489,6 +489,22 @@ export class HttpCall {
   }
 
   /**
+   * Whether the call's duration counts (a slow-call rule, a `success` or `failure` listener): an
+   * adapter then calls `markEnded` when the response is ended. False for a call without a permit.
+   */
+  get measured(): boolean {
+    return this.permit !== undefined && this.breaker.measuresDurations();
+  }
+
+  /**
+   * The response was ended (all of it handed to the connection): the call's duration ends now,
+   * whatever a slow client then takes to read it. Settled later, when the response closes.
+   */
+  markEnded(): void {
+    if (this.permit !== undefined && !this.settled) this.permit.endedAt = this.breaker.options.clock.now();
+  }
+
+  /**
    * An error thrown while the request was handled, for frameworks that report it before the
    * response ends (Fastify's `onError`): `complete` records it as the failure if the status the
    * response finishes with counts as one, and otherwise (an error answered with a 4xx) nothing.

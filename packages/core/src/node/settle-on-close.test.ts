@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { delay, ManualClock, pipelined, until } from '../../../../test/support/index.js';
+import { BIG_ANSWER, delay, ManualClock, pipelined, readSlowly, until } from '../../../../test/support/index.js';
 import { HttpGuard, Refusal } from '../http/http-guard.js';
 import { Registry } from '../registry/registry.js';
 import { settleOnClose } from './settle-on-close.js';
@@ -179,5 +179,36 @@ describe('settleOnClose', () => {
     expect(await late.text()).toBe('late');
     expect(slowPath).toBe(true);
     expect(breaker()?.stats()).toMatchObject({ timeouts: 1, failures: 1 });
+  });
+  it('ends a call when its response was ended, not when a slow client finished reading it', async () => {
+    const registry = new Registry();
+    const guard = new HttpGuard<IncomingMessage>({
+      name: 'files',
+      registry,
+      slowCallDurationMs: 100,
+      slowCallRateThreshold: 1,
+    });
+    const durations: number[] = [];
+    guard.breakerFor(undefined as never).on('success', ({ durationMs }) => durations.push(durationMs));
+    server = createServer((req, res) => {
+      const call = guard.admit(req);
+      if (call instanceof Refusal) throw new Error('expected a permit');
+      settleOnClose(res, call);
+      if (req.url === '/slow-upstream') setTimeout(() => res.end('late'), 250);
+      else res.end(BIG_ANSWER);
+    });
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const breaker = () => registry.get('files');
+
+    await readSlowly(`http://127.0.0.1:${port}`, '/file', 300, () => breaker()?.stats().totalCalls === 1);
+    expect(breaker()?.stats()).toMatchObject({ successes: 1, slowCalls: 0 });
+    expect(durations[0]).toBeLessThan(100);
+
+    // An upstream that takes 250 ms to answer is still slow.
+    expect(await (await fetch(`http://127.0.0.1:${port}/slow-upstream`)).text()).toBe('late');
+    await until(() => breaker()?.stats().successes === 2);
+    expect(breaker()?.stats()).toMatchObject({ successes: 2, slowCalls: 1 });
+    expect(durations[1]).toBeGreaterThanOrEqual(240);
   });
 });

@@ -109,11 +109,16 @@ export function onResponseOver(res: ServerResponse, call: HttpCall, listener: ()
  * Settles `call` when `res` is over (see `settleEnded` and `onResponseOver`). This one listener
  * stands in for on-finished's four (and its async resource) at a fraction of the cost.
  * `finished` runs after a finished response was counted. A call timed by `timeoutMs` is not
- * timed out once `res` was ended: what a slow client takes to read it is not the upstream's time.
+ * timed out once `res` was ended, and its duration (for the slow-call rule) ends when `res` was
+ * ended: what a slow client takes to read it is not the upstream's time.
  */
 export function settleOnClose(res: ServerResponse, call: HttpCall, finished?: () => void): void {
-  // Its deadline checks whether the response was ended before counting a timeout.
-  if (call.holdsPermit) call.response = res;
+  if (call.holdsPermit) {
+    // Its deadline checks whether the response was ended before counting a timeout.
+    call.response = res;
+    // Node emits `prefinish` when `end()` handed the last of the response to the connection.
+    if (call.measured) on.call(res, 'prefinish', () => call.markEnded());
+  }
   onResponseOver(res, call, () => {
     // A settled call keeps nothing of its response (a request decoration may outlive it).
     call.response = undefined;
