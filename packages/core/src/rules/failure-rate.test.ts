@@ -34,6 +34,18 @@ describe('FailureRateRule', () => {
     expect(rule.reason).toBe('failure_rate');
   });
 
+  it('trips at a ratio exactly at the threshold, whatever floating point makes of threshold × calls', () => {
+    const input = (calls: number, failures: number) => ({
+      window: { calls, failures, slow: 0, timeouts: 0 },
+      consecutiveFailures: 0,
+    });
+    // 0.28 × 25, 0.55 × 100 and 0.07 × 100 all come out just above the whole number.
+    expect(new FailureRateRule(0.28, 1).shouldOpen(input(25, 7))).toBe(true);
+    expect(new FailureRateRule(0.55, 1).shouldOpen(input(100, 55))).toBe(true);
+    expect(new FailureRateRule(0.07, 1).shouldOpen(input(100, 7))).toBe(true);
+    expect(new FailureRateRule(0.28, 1).shouldOpen(input(25, 6))).toBe(false);
+  });
+
   it('does not trip before minimumRequests calls, even when every call fails', () => {
     const { breaker, changes, calls } = breakerWith({ failureRateThreshold: 0.5, minimumRequests: 5 });
     calls('FFFF');

@@ -9,6 +9,8 @@ export class FailureRateRule implements TripRule {
   ) {}
 
   shouldOpen({ window }: TripInput): boolean {
-    return window.calls >= this.minimumRequests && window.failures >= this.threshold * window.calls;
+    // A ratio, not \`failures >= threshold × calls\`: 7 of 25 against 0.28 must trip, and 0.28 × 25 is
+    // 7.000000000000001 in floating point, where 7 / 25 is exactly the double nearest 0.28.
+    return window.calls >= this.minimumRequests && window.failures / window.calls >= this.threshold;
   }
 }

@@ -38,6 +38,15 @@ describe('SlowCallRateRule', () => {
     expect(rule.reason).toBe('slow_call_rate');
   });
 
+  it('trips at a slow ratio exactly at the threshold (7 of 25 against 0.28)', () => {
+    const input = (calls: number, slow: number) => ({
+      window: { calls, failures: 0, slow, timeouts: 0 },
+      consecutiveFailures: 0,
+    });
+    expect(new SlowCallRateRule(0.28, 1).shouldOpen(input(25, 7))).toBe(true);
+    expect(new SlowCallRateRule(0.28, 1).shouldOpen(input(25, 6))).toBe(false);
+  });
+
   it('opens when slow successful calls reach slowCallRateThreshold', () => {
     const { breaker, changes, succeedAfter } = breakerWith(0.5, 4);
     succeedAfter(150);

@@ -9,6 +9,8 @@ export class SlowCallRateRule implements TripRule {
   ) {}
 
   shouldOpen({ window }: TripInput): boolean {
-    return window.calls >= this.minimumRequests && window.slow >= this.threshold * window.calls;
+    // A ratio, not \`slow >= threshold × calls\`: 7 of 25 against 0.28 must trip, and 0.28 × 25 is
+    // 7.000000000000001 in floating point, where 7 / 25 is exactly the double nearest 0.28.
+    return window.calls >= this.minimumRequests && window.slow / window.calls >= this.threshold;
   }
 }
