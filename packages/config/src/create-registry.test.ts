@@ -32,6 +32,32 @@ describe('createRegistry', () => {
     expect(registry.getOrCreate('orders').options).toMatchObject({ failureThreshold: 4, timeoutMs: 800 });
   });
 
+  it('takes a service that changes one of a pair of options set in default', () => {
+    const registry = createRegistry(
+      parseConfig(
+        `
+circuit_breakers:
+  default:
+    slow_call_duration_ms: 500
+    slow_call_rate_threshold: 0.5
+    recovery_timeout_ms: 5000
+  services:
+    api:
+      slow_call_rate_threshold: 0.8
+    partner:
+      max_recovery_timeout_ms: 10000
+      enable_exponential_backoff: true
+`,
+        { env: {} },
+      ),
+    );
+    expect(registry.getOrCreate('api').options).toMatchObject({ slowCallDurationMs: 500, slowCallRateThreshold: 0.8 });
+    expect(registry.getOrCreate('partner').options).toMatchObject({
+      recoveryTimeoutMs: 5_000,
+      maxRecoveryTimeoutMs: 10_000,
+    });
+  });
+
   it('lets options given in code override the file', () => {
     const registry = createRegistry(config());
     expect(registry.getOrCreate('orders', { timeoutMs: 50 }).options.timeoutMs).toBe(50);

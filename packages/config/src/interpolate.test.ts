@@ -50,6 +50,14 @@ describe('interpolate', () => {
     });
   });
 
+  it('names every unset variable of a value, not only the first', () => {
+    expect(interpolate('http://${NOPE}:${ALSO}/${NOPE}/${HOST}', env)).toEqual({
+      ok: false,
+      message:
+        'got "http://${NOPE}:${ALSO}/${NOPE}/${HOST}", but the environment variables NOPE and ALSO are not set (write ${NOPE:-value} to give a default)',
+    });
+  });
+
   it.each(['${', '${1X}', '${A B}', '${A:default}', '${}'])('fails on the malformed reference %j', (text) => {
     expect(interpolate(text, env)).toMatchObject({ ok: false, message: expect.stringContaining('expected ${NAME}') });
   });

@@ -18,6 +18,7 @@ export function interpolate(text: string, env: Env): Interpolation {
   let index = 0;
   let references = 0;
   let escaped = false;
+  const missing: string[] = [];
   while (index < text.length) {
     const start = text.indexOf('${', index);
     if (start === -1) {
@@ -44,15 +45,24 @@ export function interpolate(text: string, env: Env): Interpolation {
     if (fallback !== undefined) value = found === undefined || found === '' ? fallback : found;
     else if (found !== undefined) value = found;
     else {
-      return {
-        ok: false,
-        message: `got ${JSON.stringify(text)}, but the environment variable ${variable} is not set (write \${${variable}:-value} to give a default)`,
-      };
+      // Every unset variable of the text is named, not only the first.
+      if (!missing.includes(variable)) missing.push(variable);
+      value = '';
     }
     out += text.slice(index, start) + value;
     references++;
     index = end + 1;
   }
+  if (missing.length > 0) return { ok: false, message: unsetMessage(text, missing) };
   const whole = references === 1 && !escaped && /^\$\{[^}]*\}$/.test(text);
   return { ok: true, value: out, whole, changed: true };
+}
+
+function unsetMessage(text: string, missing: string[]): string {
+  const [first = ''] = missing;
+  if (missing.length === 1) {
+    return `got ${JSON.stringify(text)}, but the environment variable ${first} is not set (write \${${first}:-value} to give a default)`;
+  }
+  const names = `${missing.slice(0, -1).join(', ')} and ${missing.at(-1)}`;
+  return `got ${JSON.stringify(text)}, but the environment variables ${names} are not set (write \${${first}:-value} to give a default)`;
 }

@@ -1,8 +1,8 @@
 import {
+  breakerOptionProblems,
   DEFAULTS,
   type GroupOptions,
   type ResponseDescriptor,
-  validateBreakerOptions,
   validateFallback,
 } from '@breakwater/core';
 import type { BreakwaterConfig, FallbackConfig, FileBreakerOptions, ServiceConfig } from './config-types.js';
@@ -38,9 +38,6 @@ export function readConfig(data: unknown): { config: BreakwaterConfig; findings:
   const breakers = isData(root.circuit_breakers) ? root.circuit_breakers : {};
   const clean = (segments: readonly Segment[]): boolean =>
     !findings.some((f) => segments.every((s, i) => f.segments[i] === s));
-  /** No problem among a breaker mapping's own keys (its fallback aside). */
-  const cleanOptions = (segments: readonly Segment[]): boolean =>
-    !findings.some((f) => segments.every((s, i) => f.segments[i] === s) && f.segments[segments.length] !== 'fallback');
 
   const upstreams = record<string>();
   for (const [name, url] of entries(root.upstreams)) {
@@ -54,8 +51,10 @@ export function readConfig(data: unknown): { config: BreakwaterConfig; findings:
   const defaultsPath = ['circuit_breakers', 'default'];
   const defaults = breakerOptions(defaultsRaw);
   checkBreaker(defaultsRaw, defaultsPath, findings);
-  const defaultsClean = cleanOptions(defaultsPath);
-  if (defaultsClean) checkCombined(defaultsRaw, {}, defaults, defaultsPath, findings);
+  checkCombined(defaultsRaw, {}, defaults, defaultsPath, findings);
+  // What services are checked over: the defaults without those that have problems of their own
+  // (reported at the default), so that each service's own problems are all found too.
+  const cleanDefaults = withoutFlagged(defaultsRaw, defaults, defaultsPath, findings);
   const defaultCodes = statusCodes(defaultsRaw);
 
   const services = record<ServiceConfig>();
@@ -64,7 +63,7 @@ export function readConfig(data: unknown): { config: BreakwaterConfig; findings:
     const path = ['circuit_breakers', 'services', name];
     const options = breakerOptions(raw);
     checkBreaker(raw, path, findings);
-    if (defaultsClean && cleanOptions(path)) checkCombined(raw, defaults, options, path, findings);
+    checkCombined(raw, cleanDefaults, options, path, findings);
     const service: ServiceConfig = { options };
     const codes = statusCodes(raw) ?? defaultCodes;
     if (codes !== undefined) service.failureStatusCodes = codes;
@@ -131,7 +130,30 @@ function checkBreaker(raw: Data, path: Segment[], findings: Finding[]): void {
   }
 }
 
-/** Rules across options, with the file's defaults beneath a service's own options. */
+/** Whether a finding lies at `segments` or below it. */
+function under(finding: Finding, segments: readonly Segment[]): boolean {
+  return segments.every((s, i) => finding.segments[i] === s);
+}
+
+/** `options` without the options whose keys in `raw` (at `path`) have a finding. */
+function withoutFlagged(
+  raw: Data,
+  options: FileBreakerOptions,
+  path: Segment[],
+  findings: Finding[],
+): FileBreakerOptions {
+  const kept: Record<string, unknown> = { ...options };
+  for (const [option, keys] of KEYS_BY_OPTION) {
+    if (keys.some((key) => own(raw, key) && findings.some((f) => under(f, [...path, key])))) delete kept[option];
+  }
+  return kept as FileBreakerOptions;
+}
+
+/**
+ * Rules across options, with the file's defaults beneath a service's own options, as core
+ * applies them (see core's `breakerOptionProblems`), then each of the mapping's own options
+ * against core's bounds, where the schema found nothing at its key: every problem is listed.
+ */
 function checkCombined(
   raw: Data,
   defaults: FileBreakerOptions,
@@ -140,11 +162,13 @@ function checkCombined(
   findings: Finding[],
 ): void {
   const merged = { ...defaults, ...options };
-  const sets = (option: FileOption): string | undefined =>
-    KEYS_BY_OPTION.get(option)?.find((k) => Object.hasOwn(raw, k));
+  const sets = (option: string): string | undefined =>
+    KEYS_BY_OPTION.get(option as FileOption)?.find((k) => Object.hasOwn(raw, k));
   const recovery = merged.recoveryTimeoutMs ?? DEFAULTS.recoveryTimeoutMs;
   const max = merged.maxRecoveryTimeoutMs ?? DEFAULTS.maxRecoveryTimeoutMs;
-  if (max < recovery) {
+  // As in core: the cap matters only when it is given, or when backoff would grow the open time towards it.
+  const capInPlay = merged.maxRecoveryTimeoutMs !== undefined || merged.exponentialBackoff === true;
+  if (capInPlay && typeof max === 'number' && typeof recovery === 'number' && max < recovery) {
     const maxKey = sets('maxRecoveryTimeoutMs');
     const recoveryKey = sets('recoveryTimeoutMs');
     if (maxKey !== undefined) {
@@ -153,12 +177,17 @@ function checkCombined(
         message: `got ${max}, expected at least the recovery timeout (${recovery})`,
       });
     } else if (recoveryKey !== undefined) {
+      const from = Object.hasOwn(defaults, 'maxRecoveryTimeoutMs') ? ', from default' : ', the default';
       findings.push({
         segments: [...path, recoveryKey],
-        message: `got ${recovery}, expected at most max_recovery_timeout_ms (${max}${Object.hasOwn(defaults, 'maxRecoveryTimeoutMs') ? ', from default' : ', the default'})`,
+        message: `got ${recovery}, expected at most max_recovery_timeout_ms (${max}${from})`,
+      });
+    } else if (sets('exponentialBackoff') !== undefined) {
+      findings.push({
+        segments: [...path, sets('exponentialBackoff') as string],
+        message: `backoff needs max_recovery_timeout_ms (${max}, the default) of at least the recovery timeout (${recovery})`,
       });
     }
-    return;
   }
   if ((merged.slowCallDurationMs === undefined) !== (merged.slowCallRateThreshold === undefined)) {
     const [given, missing] =
@@ -166,12 +195,16 @@ function checkCombined(
         ? ['slow_call_rate_threshold', 'slow_call_duration_ms']
         : ['slow_call_duration_ms', 'slow_call_rate_threshold'];
     findings.push({ segments: path, message: `missing key "${missing}": ${given} is set, and the two work together` });
-    return;
   }
-  try {
-    validateBreakerOptions(merged);
-  } catch (error) {
-    findings.push({ segments: path, message: toFileNames((error as Error).message) });
+  for (const problem of breakerOptionProblems(options, undefined, false)) {
+    const key = sets(problem.option);
+    if (key === undefined || problem.allowed === undefined) continue;
+    const at = [...path, key];
+    if (findings.some((f) => under(f, at))) continue;
+    findings.push({
+      segments: at,
+      message: toFileNames(`got ${showValue(problem.value)}, expected ${problem.allowed}`),
+    });
   }
 }
 

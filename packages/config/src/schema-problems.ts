@@ -81,7 +81,12 @@ function valueProblem(errors: readonly ErrorObject[]): string {
   if (chosen.keyword === 'enum' && value === 'custom' && schema.enum?.includes('cache')) {
     return `got "custom", expected one of ${FILE_STRATEGIES.map((s) => `"${s}"`).join(', ')} (a custom fallback is a function: give it in code, as the adapter's fallback option)`;
   }
-  return `got ${showValue(value)}, expected ${allowed(schema)}`;
+  const expected = allowed(schema);
+  // `.inf` and `.nan` are numbers to YAML: say why they are not taken.
+  if (typeof value === 'number' && !Number.isFinite(value)) {
+    return `got ${showValue(value)}, expected ${expected.replace(/\ba number\b/, 'a finite number')}`;
+  }
+  return `got ${showValue(value)}, expected ${expected}`;
 }
 
 function unknownKey(key: string, parent: JsonSchema): string {

@@ -172,6 +172,45 @@ describe('rules across keys', () => {
     ]);
   });
 
+  it('lists every problem: a typo in default does not hide a service problem, nor one problem another', () => {
+    const problems = problemsOf(`
+circuit_breakers:
+  default:
+    failure_treshold: 5
+  services:
+    payment_api:
+      recovery_timeout_ms: 60000
+      max_recovery_timeout_ms: 1000
+      slow_call_duration_ms: 200
+    batch:
+      half_open_max_requests: 20000
+      backoff_multiplier: .inf
+`);
+    expect(problems.map((p) => [p.path, p.message])).toEqual([
+      ['circuit_breakers.default.failure_treshold', expect.stringContaining('unknown key')],
+      [
+        'circuit_breakers.services.payment_api',
+        'missing key "slow_call_rate_threshold": slow_call_duration_ms is set, and the two work together',
+      ],
+      [
+        'circuit_breakers.services.payment_api.max_recovery_timeout_ms',
+        'got 1000, expected at least the recovery timeout (60000)',
+      ],
+      ['circuit_breakers.services.batch.half_open_max_requests', 'got 20000, expected an integer from 1 to 10000'],
+      ['circuit_breakers.services.batch.backoff_multiplier', 'got Infinity, expected a finite number of at least 1'],
+    ]);
+  });
+
+  it('takes a recovery_timeout_ms above five minutes without backoff, as core does', () => {
+    expect(inspectConfig(service('recovery_timeout_ms: 600000'), { env: {} }).ok).toBe(true);
+    expect(problemsOf(service('recovery_timeout_ms: 600000\nenable_exponential_backoff: true'))).toMatchObject([
+      {
+        path: 'circuit_breakers.services.payment_api.recovery_timeout_ms',
+        message: 'got 600000, expected at most max_recovery_timeout_ms (300000, the default)',
+      },
+    ]);
+  });
+
   it('still checks the options of a service whose fallback has problems', () => {
     expect(
       problemsOf(service('max_recovery_timeout_ms: 1000\nfallback: { strategy: cache, cachekey: k }')).map(

@@ -61,9 +61,11 @@ export { MAX_BODY_BYTES, readBody } from './node/read-body.js';
 export { onResponseOver, settleEnded, settleOnClose } from './node/settle-on-close.js';
 export { silence, writeResponse } from './node/write-response.js';
 export {
+  breakerOptionProblems,
   type CircuitBreakerOptions,
   type Clock,
   DEFAULTS,
+  type OptionProblem,
   type ResolvedOptions,
   resolveOptions,
   systemClock,

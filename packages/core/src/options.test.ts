@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from './circuit/circuit-breaker.js';
 import {
+  breakerOptionProblems,
   type CircuitBreakerOptions,
   DEFAULTS,
   resolveOptions,
@@ -203,6 +204,39 @@ describe('breaker options', () => {
     ).not.toThrow();
     expect(() => validateBreakerOptions({ fallback: {} } as never)).toThrow(/Unknown option "fallback"/);
     expect(() => validateBreakerOptions({ timeoutMs: -1 }, new Set(['fallback']))).toThrow(/"timeoutMs": got -1/);
+  });
+});
+
+describe('breakerOptionProblems', () => {
+  it('lists every problem, not only the first, with the rules that tie two options together last', () => {
+    const problems = breakerOptionProblems({
+      halfOpenMaxRequests: 20_000,
+      backoffMultiplier: Number.POSITIVE_INFINITY,
+      failureTreshold: 3,
+      slowCallDurationMs: 100,
+    } as never);
+    expect(problems.map((p) => p.message)).toEqual([
+      'Invalid option "halfOpenMaxRequests": got 20000, expected an integer from 1 to 10000',
+      'Invalid option "backoffMultiplier": got Infinity, expected a finite number of at least 1',
+      expect.stringMatching(/^Unknown option "failureTreshold": expected one of /),
+      'Invalid option "slowCallRateThreshold": got undefined, expected a value because "slowCallDurationMs" is set',
+    ]);
+    expect(problems[3]).toMatchObject({ option: 'slowCallRateThreshold', with: 'slowCallDurationMs' });
+  });
+
+  it('checks pairs over the options beneath, or leaves them to the merge with false', () => {
+    const beneath = { slowCallDurationMs: 500, slowCallRateThreshold: 0.5, recoveryTimeoutMs: 5_000 };
+    expect(breakerOptionProblems({ slowCallRateThreshold: 0.8 }, undefined, beneath)).toEqual([]);
+    expect(breakerOptionProblems({ maxRecoveryTimeoutMs: 10_000 }, undefined, beneath)).toEqual([]);
+    expect(breakerOptionProblems({ maxRecoveryTimeoutMs: 1_000 }, undefined, beneath)).toEqual([
+      expect.objectContaining({
+        message:
+          'Invalid option "maxRecoveryTimeoutMs": got 1000, expected a value of at least recoveryTimeoutMs (5000)',
+      }),
+    ]);
+    expect(breakerOptionProblems({ slowCallRateThreshold: 0.8 }, undefined, false)).toEqual([]);
+    // An option given as undefined leaves what is beneath it.
+    expect(breakerOptionProblems({ slowCallDurationMs: undefined }, undefined, beneath)).toEqual([]);
   });
 });
 

@@ -85,106 +85,148 @@ function fail(option: string, value: unknown, allowed: string): never {
   throw invalidOption(option, value, allowed);
 }
 
-type Check = (option: string, value: unknown) => void;
+/** What is allowed for an option, when `value` is not; undefined when it is. */
+type Check = (value: unknown) => string | undefined;
 
 const integer =
   (min: number, max = Number.MAX_SAFE_INTEGER): Check =>
-  (option, value) => {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      // Without a bound of its own, the limit is named only to a value past it.
-      const unbounded = max === Number.MAX_SAFE_INTEGER && !((value as number) > max);
-      fail(option, value, unbounded ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`);
-    }
+  (value) => {
+    if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return undefined;
+    // Without a bound of its own, the limit is named only to a value past it.
+    const unbounded = max === Number.MAX_SAFE_INTEGER && !((value as number) > max);
+    return unbounded ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`;
   };
 
 const ratio =
   (allowZero: boolean): Check =>
-  (option, value) => {
+  (value) => {
     const ok = typeof value === 'number' && ((value > 0 && value <= 1) || (allowZero && value === 0));
-    if (!ok) fail(option, value, allowZero ? 'a number in (0, 1], or 0 to turn it off' : 'a number in (0, 1]');
+    if (ok) return undefined;
+    return allowZero ? 'a number in (0, 1], or 0 to turn it off' : 'a number in (0, 1]';
   };
 
-const positiveTime: Check = (option, value) => {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_TIMER_MS) {
-    fail(option, value, `a number of milliseconds greater than 0 and at most ${MAX_TIMER_MS}`);
-  }
-};
+const positiveTime: Check = (value) =>
+  typeof value === 'number' && Number.isFinite(value) && value > 0 && value <= MAX_TIMER_MS
+    ? undefined
+    : `a number of milliseconds greater than 0 and at most ${MAX_TIMER_MS}`;
 
 const CHECKS: Record<Exclude<keyof CircuitBreakerOptions, 'name'>, Check> = {
   failureThreshold: integer(0),
   failureRateThreshold: ratio(true),
   minimumRequests: integer(1),
-  metricsWindowMs: (option, value) => {
-    positiveTime(option, value);
-    if ((value as number) < 10) fail(option, value, 'at least 10 milliseconds');
-  },
+  metricsWindowMs: (value) => positiveTime(value) ?? ((value as number) < 10 ? 'at least 10 milliseconds' : undefined),
   slowCallDurationMs: positiveTime,
   slowCallRateThreshold: ratio(false),
   timeoutMs: positiveTime,
   recoveryTimeoutMs: positiveTime,
-  exponentialBackoff: (option, value) => {
-    if (typeof value !== 'boolean') fail(option, value, 'true or false');
-  },
-  backoffMultiplier: (option, value) => {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 1) {
-      fail(option, value, 'a finite number of at least 1');
-    }
-  },
+  exponentialBackoff: (value) => (typeof value === 'boolean' ? undefined : 'true or false'),
+  backoffMultiplier: (value) =>
+    typeof value === 'number' && Number.isFinite(value) && value >= 1 ? undefined : 'a finite number of at least 1',
   maxRecoveryTimeoutMs: positiveTime,
-  recoveryJitter: (option, value) => {
-    if (typeof value !== 'number' || !(value >= 0 && value <= 1)) fail(option, value, 'a number from 0 to 1');
-  },
+  recoveryJitter: (value) =>
+    typeof value === 'number' && value >= 0 && value <= 1 ? undefined : 'a number from 0 to 1',
   successThreshold: integer(1),
   halfOpenMaxRequests: integer(1, 10_000),
-  isFailure: (option, value) => {
-    if (typeof value !== 'function') fail(option, value, 'a function (error) => boolean');
-  },
-  clock: (option, value) => {
-    if (typeof value !== 'object' || value === null || typeof (value as Clock).now !== 'function') {
-      fail(option, value, 'an object with a now() method');
-    }
-  },
+  isFailure: (value) => (typeof value === 'function' ? undefined : 'a function (error) => boolean'),
+  clock: (value) =>
+    typeof value === 'object' && value !== null && typeof (value as Clock).now === 'function'
+      ? undefined
+      : 'an object with a now() method',
 };
 
 const KNOWN = new Set<string>(['name', ...Object.keys(CHECKS)]);
 
+/** One problem with breaker options; `message` is the whole `TypeError` message. */
+export interface OptionProblem {
+  option: string;
+  value: unknown;
+  /** What is allowed; absent for an unknown option. */
+  allowed?: string;
+  /** Set for a rule that ties two options together, naming the other one. */
+  with?: string;
+  message: string;
+}
+
+function problem(option: string, value: unknown, allowed: string, other?: string): OptionProblem {
+  const found: OptionProblem = { option, value, allowed, message: invalidOption(option, value, allowed).message };
+  if (other !== undefined) found.with = other;
+  return found;
+}
+
 /**
- * Checks breaker options (everything but `name` may be absent) and throws a `TypeError`
- * naming the option, the value and what is allowed. Keys in `extraKeys` are accepted
- * unchecked: adapters pass their own options through the same object.
+ * Every problem with breaker options, in the order of their keys, then the rules that tie two
+ * options together: `slowCallDurationMs` and `slowCallRateThreshold` go together, and a
+ * `maxRecoveryTimeoutMs` in play (given, or with `exponentialBackoff`) is at least
+ * `recoveryTimeoutMs`. Those rules are checked on `beneath` (the options these are merged over:
+ * a registry's defaults, a declaration) with `options` on top; `beneath: false` skips them, for
+ * a layer whose merge is not known yet. Keys in `extraKeys` are accepted unchecked.
  */
-export function validateBreakerOptions(options: Partial<CircuitBreakerOptions>, extraKeys?: ReadonlySet<string>): void {
+export function breakerOptionProblems(
+  options: Partial<CircuitBreakerOptions>,
+  extraKeys?: ReadonlySet<string>,
+  beneath: Partial<CircuitBreakerOptions> | false = {},
+): OptionProblem[] {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`Invalid options: got ${showValue(options)}, expected an object`);
+    return [{ option: '', value: options, message: `Invalid options: got ${showValue(options)}, expected an object` }];
   }
+  const problems: OptionProblem[] = [];
   for (const key of Object.keys(options)) {
     const value = (options as Record<string, unknown>)[key];
     if (value === undefined) continue;
     if (key === 'name') {
-      if (typeof value !== 'string' || value.length === 0) fail('name', value, 'a non-empty string');
+      if (typeof value !== 'string' || value.length === 0) problems.push(problem('name', value, 'a non-empty string'));
       continue;
     }
     const check = CHECKS[key as keyof typeof CHECKS];
-    if (check) check(key, value);
-    else if (!extraKeys?.has(key)) {
-      throw new TypeError(`Unknown option "${key}": expected one of ${[...KNOWN, ...(extraKeys ?? [])].join(', ')}`);
+    if (check !== undefined) {
+      const allowed = check(value);
+      if (allowed !== undefined) problems.push(problem(key, value, allowed));
+    } else if (!extraKeys?.has(key)) {
+      const known = [...KNOWN, ...(extraKeys ?? [])].join(', ');
+      problems.push({ option: key, value, message: `Unknown option "${key}": expected one of ${known}` });
     }
   }
-  const { slowCallDurationMs, slowCallRateThreshold, recoveryTimeoutMs, maxRecoveryTimeoutMs } = options;
+  if (beneath === false) return problems;
+  const merged = { ...beneath, ...defined(options) };
+  const { slowCallDurationMs, slowCallRateThreshold, recoveryTimeoutMs, maxRecoveryTimeoutMs } = merged;
   if ((slowCallDurationMs === undefined) !== (slowCallRateThreshold === undefined)) {
     const [given, missing] =
       slowCallDurationMs === undefined
         ? ['slowCallRateThreshold', 'slowCallDurationMs']
         : ['slowCallDurationMs', 'slowCallRateThreshold'];
-    throw invalidOption(missing, undefined, `a value because "${given}" is set`);
+    problems.push(problem(missing, undefined, `a value because "${given}" is set`, given));
   }
   const recovery = recoveryTimeoutMs ?? DEFAULTS.recoveryTimeoutMs;
   const max = maxRecoveryTimeoutMs ?? DEFAULTS.maxRecoveryTimeoutMs;
   // The cap matters only when it is given, or when backoff would grow the open time towards it.
-  const capInPlay = maxRecoveryTimeoutMs !== undefined || options.exponentialBackoff === true;
-  if (capInPlay && max < recovery) {
-    fail('maxRecoveryTimeoutMs', max, `a value of at least recoveryTimeoutMs (${recovery})`);
+  const capInPlay = maxRecoveryTimeoutMs !== undefined || merged.exponentialBackoff === true;
+  if (capInPlay && typeof max === 'number' && typeof recovery === 'number' && max < recovery) {
+    problems.push(
+      problem('maxRecoveryTimeoutMs', max, `a value of at least recoveryTimeoutMs (${recovery})`, 'recoveryTimeoutMs'),
+    );
   }
+  return problems;
+}
+
+/** `options` without the keys set to undefined, which leave what is beneath them in a merge. */
+function defined(options: Partial<CircuitBreakerOptions>): Partial<CircuitBreakerOptions> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+}
+
+/**
+ * Checks breaker options (everything but `name` may be absent) and throws a `TypeError` for the
+ * first problem (see `breakerOptionProblems`), naming the option, the value and what is allowed.
+ * Keys in `extraKeys` are accepted unchecked: adapters pass their own options through the same
+ * object. `beneath` are the options these will be merged over, for the rules that tie two options
+ * together; `false` leaves those rules to the merge (a registry's defaults, a declaration).
+ */
+export function validateBreakerOptions(
+  options: Partial<CircuitBreakerOptions>,
+  extraKeys?: ReadonlySet<string>,
+  beneath: Partial<CircuitBreakerOptions> | false = {},
+): void {
+  const [first] = breakerOptionProblems(options, extraKeys, beneath);
+  if (first !== undefined) throw new TypeError(first.message);
 }
 
 /** Validates and applies defaults. */

@@ -126,6 +126,45 @@ describe('@circuitBreaker', () => {
     expect(registry.names()).toEqual(['refunds']);
   });
 
+  it('names the breaker after the class that declares the method: static methods, and subclasses', async () => {
+    const registry = new Registry();
+    const { Payments, Users, Child, Base } = compileDecorated<Record<string, new () => Record<string, () => unknown>>>(
+      `
+      class Payments {
+        @circuitBreaker({ registry, failureThreshold: 1 })
+        static async fetch() { throw new Error('payments down'); }
+      }
+      class Users {
+        @circuitBreaker({ registry, failureThreshold: 1 })
+        static async fetch() { return 'users'; }
+      }
+      class Base {
+        @circuitBreaker({ registry })
+        async load() { return 'loaded'; }
+      }
+      class Child extends Base {}
+      const result = { Payments, Users, Base, Child };
+    `,
+      { circuitBreaker, registry },
+    );
+    const statics = (cls: unknown) => cls as { fetch(): Promise<unknown> };
+
+    await expect(statics(Payments).fetch()).rejects.toThrow('payments down');
+    // One class's open breaker is not another's.
+    await expect(statics(Users).fetch()).resolves.toBe('users');
+    await expect(new (Child as new () => { load(): Promise<unknown> })().load()).resolves.toBe('loaded');
+    await expect(new (Base as new () => { load(): Promise<unknown> })().load()).resolves.toBe('loaded');
+    expect(registry.names().sort()).toEqual(['Base.load', 'Payments.fetch', 'Users.fetch']);
+  });
+
+  it('checks options that go together over the registry defaults beneath them', () => {
+    const registry = new Registry({ defaults: { slowCallDurationMs: 500, slowCallRateThreshold: 0.5 } });
+    expect(() => circuitBreaker({ registry, slowCallRateThreshold: 0.8 })).not.toThrow();
+    expect(() => circuitBreaker({ registry: new Registry(), slowCallRateThreshold: 0.8 })).toThrow(
+      'Invalid option "slowCallDurationMs": got undefined, expected a value because "slowCallRateThreshold" is set',
+    );
+  });
+
   it('validates its options when applied', () => {
     expect(() => circuitBreaker({ failureThreshold: -1 })).toThrow(/Invalid option "failureThreshold": got -1/);
   });

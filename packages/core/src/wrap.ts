@@ -53,20 +53,43 @@ export type DecoratorOptions = Partial<CircuitBreakerOptions> & { registry?: Reg
  */
 export function circuitBreaker(options: DecoratorOptions = {}) {
   const { registry = defaultRegistry, name, ...rest } = options;
-  validateBreakerOptions({ ...rest, ...(name === undefined ? {} : { name }) });
+  const beneath = typeof registry?.beneath === 'function' ? registry.beneath(name) : {};
+  validateBreakerOptions({ ...rest, ...(name === undefined ? {} : { name }) }, undefined, beneath);
   return function decorate<This, Args extends unknown[], R>(
     method: (this: This, ...args: Args) => R,
     context: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => R>,
   ): (this: This, ...args: Args) => Promise<Awaited<R>> {
     if (context.kind !== 'method') throw new TypeError('@circuitBreaker decorates methods only');
     let breaker: CircuitBreaker | undefined;
-    return function (this: This, ...args: Args): Promise<Awaited<R>> {
+    const guarded = function (this: This, ...args: Args): Promise<Awaited<R>> {
       if (breaker === undefined) {
-        const owner = (this as { constructor?: { name?: string } } | null)?.constructor?.name;
         const methodName = String(context.name);
+        const owner = ownerName(this, context.static, context.name, guarded);
         breaker = registry.getOrCreate(name ?? (owner ? `${owner}.${methodName}` : methodName), rest);
       }
       return breaker.execute(() => method.apply(this, args));
     };
+    return guarded;
   };
+}
+
+/**
+ * The name of the class that declares a decorated method, from the object it is first called on:
+ * for a static method that object is the class; for an instance method, the class whose prototype
+ * holds the method (a subclass's instance must not name the breaker after the subclass).
+ */
+function ownerName(self: unknown, isStatic: boolean, key: string | symbol, method: unknown): string | undefined {
+  if (self === null || self === undefined) return undefined;
+  if (isStatic) {
+    const name = (self as { name?: unknown }).name;
+    return typeof name === 'string' && name !== '' ? name : undefined;
+  }
+  for (let holder: object | null = Object(self); holder !== null; holder = Object.getPrototypeOf(holder)) {
+    if (Object.getOwnPropertyDescriptor(holder, key)?.value === method) {
+      const name = (holder as { constructor?: { name?: unknown } }).constructor?.name;
+      return typeof name === 'string' && name !== '' ? name : undefined;
+    }
+  }
+  const name = (self as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === 'string' && name !== '' ? name : undefined;
 }

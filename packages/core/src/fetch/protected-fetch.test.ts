@@ -76,6 +76,14 @@ describe('createProtectedFetch: breakers', () => {
     expect(registry.get(server.origin)?.options).toMatchObject({ failureThreshold: 7, recoveryTimeoutMs: 1_234 });
   });
 
+  it("checks options that go together over the registry's defaults", async () => {
+    const registry = new Registry({ defaults: { slowCallDurationMs: 500, slowCallRateThreshold: 0.5 } });
+    const server = await serve(answer(200));
+    const fetch = createProtectedFetch({ registry, slowCallRateThreshold: 0.8 });
+    await (await fetch(server.origin)).text();
+    expect(registry.get(server.origin)?.options).toMatchObject({ slowCallDurationMs: 500, slowCallRateThreshold: 0.8 });
+  });
+
   it('uses the default registry when none is given', async () => {
     const server = await serve(answer(200));
     const fetch = createProtectedFetch();

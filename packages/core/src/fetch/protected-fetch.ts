@@ -36,11 +36,11 @@ export function createProtectedFetch(options: ProtectedFetchOptions = {}): typeo
     fetch: inner,
     ...breakerOptions
   } = options;
-  validateBreakerOptions(breakerOptions, OWN_KEYS);
-  if (typeof key !== 'function') throw invalidOption('key', key, 'a function (url) => string');
-  if (inner !== undefined && typeof inner !== 'function') throw invalidOption('fetch', inner, 'a fetch function');
   if (typeof (registry as Partial<Registry> | null)?.getOrCreate !== 'function')
     throw invalidOption('registry', registry, 'a Registry (an object with a getOrCreate() method)');
+  validateBreakerOptions(breakerOptions, OWN_KEYS, registry.defaults ?? {});
+  if (typeof key !== 'function') throw invalidOption('key', key, 'a function (url) => string');
+  if (inner !== undefined && typeof inner !== 'function') throw invalidOption('fetch', inner, 'a fetch function');
   const isFailureStatus = statusClassifier(failureStatusCodes);
   const baseFetch = inner ?? globalThis.fetch;
 

@@ -108,6 +108,28 @@ describe('HttpGuard: which breaker serves a request', () => {
   });
 });
 
+describe('HttpGuard: options over the registry', () => {
+  it('checks options that go together over the defaults and the declaration of its name', () => {
+    const registry = new Registry({ defaults: { slowCallDurationMs: 500, slowCallRateThreshold: 0.5 } });
+    registry.declare('partner', { options: { recoveryTimeoutMs: 5_000 } });
+    const guard = new HttpGuard<Req>({
+      name: 'partner',
+      registry,
+      slowCallRateThreshold: 0.8,
+      maxRecoveryTimeoutMs: 9_000,
+    });
+    expect(guard.breakerFor(req).options).toMatchObject({
+      slowCallDurationMs: 500,
+      slowCallRateThreshold: 0.8,
+      maxRecoveryTimeoutMs: 9_000,
+    });
+    // Still refused when no layer completes the pair, at setup.
+    expect(() => new HttpGuard<Req>({ name: 'x', registry: new Registry(), slowCallRateThreshold: 0.8 })).toThrow(
+      'Invalid option "slowCallDurationMs": got undefined, expected a value because "slowCallRateThreshold" is set',
+    );
+  });
+});
+
 describe('HttpGuard.gate: admitting under a name known before requests arrive', () => {
   function breakerOf(admission: Admission) {
     if (admission instanceof Refusal) throw new Error(`expected a permit, got ${admission.error.message}`);

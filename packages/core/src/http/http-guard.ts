@@ -133,7 +133,9 @@ export class HttpGuard<Req> {
     }
     const { name, registry, key, failureStatusCodes, fallback, onOpen, logger, maxBreakers, ...breakerOptions } =
       options;
-    validateBreakerOptions({ ...breakerOptions, ...(name === undefined ? {} : { name }) });
+    const layers = registry ?? defaultRegistry;
+    const beneath = typeof layers?.beneath === 'function' ? layers.beneath(key === undefined ? name : undefined) : {};
+    validateBreakerOptions({ ...breakerOptions, ...(name === undefined ? {} : { name }) }, undefined, beneath);
     if (key !== undefined && typeof key !== 'function') {
       throw invalidOption('key', key, 'a function (request) => string');
     }

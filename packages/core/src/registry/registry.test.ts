@@ -46,6 +46,32 @@ describe('Registry', () => {
     expect(registry.has('y')).toBe(false);
   });
 
+  it('checks options that go together on the merge, so a declaration may change one of a pair', () => {
+    const registry = new Registry({
+      defaults: { slowCallDurationMs: 500, slowCallRateThreshold: 0.5, recoveryTimeoutMs: 5_000 },
+    });
+    registry.declare('api', { options: { slowCallRateThreshold: 0.8 } });
+    registry.declare('partner', { options: { maxRecoveryTimeoutMs: 10_000, exponentialBackoff: true } });
+    expect(registry.getOrCreate('api').options).toMatchObject({ slowCallDurationMs: 500, slowCallRateThreshold: 0.8 });
+    expect(registry.getOrCreate('partner').options).toMatchObject({
+      recoveryTimeoutMs: 5_000,
+      maxRecoveryTimeoutMs: 10_000,
+    });
+    expect(registry.beneath('api')).toEqual({
+      slowCallDurationMs: 500,
+      slowCallRateThreshold: 0.8,
+      recoveryTimeoutMs: 5_000,
+    });
+
+    // A pair left incomplete by every layer is still refused, when the breaker is made.
+    const bare = new Registry();
+    bare.declare('half', { options: { slowCallDurationMs: 100 } });
+    expect(() => bare.getOrCreate('half')).toThrow(
+      'Invalid option "slowCallRateThreshold": got undefined, expected a value because "slowCallDurationMs" is set',
+    );
+    expect(bare.getOrCreate('half', { slowCallRateThreshold: 0.5 }).options.slowCallRateThreshold).toBe(0.5);
+  });
+
   it('keeps declarations, merged per name, for adapters to read', () => {
     const registry = new Registry();
     registry.declare('api', { options: { failureThreshold: 2 } });

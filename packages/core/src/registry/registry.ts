@@ -64,7 +64,8 @@ export class Registry {
       throw new TypeError(`Invalid registry options: got ${showValue(options)}, expected an object`);
     }
     this.defaults = { ...options.defaults };
-    validateBreakerOptions(this.defaults);
+    // The rules that tie two options together wait for the merge: a declaration may complete a pair.
+    validateBreakerOptions(this.defaults, undefined, false);
     this.store = options.store;
   }
 
@@ -113,6 +114,16 @@ export class Registry {
     return this.breakers.has(name);
   }
 
+  /**
+   * The options a breaker named `name` would start from before the options given in code: the
+   * defaults, then the name's declaration. Code that takes breaker options checks the rules that
+   * tie two options together on these with its own on top.
+   */
+  beneath(name?: string): BreakerDefaults {
+    const declared = name === undefined ? undefined : this.declarations.get(name)?.options;
+    return declared === undefined ? this.defaults : { ...this.defaults, ...declared };
+  }
+
   /** Removes a breaker (and its store binding). Returns whether it existed. */
   delete(name: string): boolean {
     const breaker = this.breakers.get(name);
@@ -147,7 +158,7 @@ export class Registry {
    * config files do this. Options given in code at `getOrCreate` still win.
    */
   declare(name: string, declaration: Declaration): void {
-    if (declaration.options !== undefined) validateBreakerOptions(declaration.options);
+    if (declaration.options !== undefined) validateBreakerOptions(declaration.options, undefined, false);
     this.declarations.set(name, { ...this.declarations.get(name), ...declaration });
     this.changes++;
   }
