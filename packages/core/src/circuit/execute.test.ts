@@ -151,6 +151,31 @@ describe('CircuitBreaker.execute', () => {
       expect(timeouts).toHaveLength(1);
     });
 
+    it('aborts the signal of functions that declare no parameter but still read it', async () => {
+      const breaker = new CircuitBreaker({ name: 'wrapped', timeoutMs: 20, failureThreshold: 0 });
+      const hang = (signal: AbortSignal) =>
+        new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+      const signals: AbortSignal[] = [];
+      const kept = (signal: AbortSignal) => {
+        signals.push(signal);
+        return hang(signal);
+      };
+      // A generic wrapper, a default parameter, and a function that reads `arguments`: fn.length is 0 for all.
+      const wrapper = (...args: [AbortSignal]) => kept(...args);
+      const defaulted = (signal: AbortSignal = AbortSignal.abort()) => kept(signal);
+      const legacy = function (this: unknown) {
+        // biome-ignore lint/complexity/noArguments: what such code does
+        return kept(arguments[0] as AbortSignal);
+      };
+      for (const fn of [wrapper, defaulted, legacy]) {
+        expect(fn.length).toBe(0);
+        await expect(breaker.execute(fn as (signal: AbortSignal) => Promise<never>)).rejects.toBeInstanceOf(
+          CircuitTimeoutError,
+        );
+      }
+      expect(signals.map((signal) => signal.aborted)).toEqual([true, true, true]);
+    });
+
     it('ignores a result that arrives after the timeout', async () => {
       const breaker = new CircuitBreaker({ name: 'late', timeoutMs: 20, failureThreshold: 0 });
       const gate = deferred<string>();
