@@ -89,4 +89,32 @@ describe('CircuitBreaker events', () => {
     breaker.tryAcquire()?.failure();
     expect(breaker.state).toBe('CLOSED');
   });
+
+  it('go on past a listener that throws, reporting it as a process warning, not an uncaught exception', async () => {
+    const clock = { now: () => 0 };
+    const breaker = new CircuitBreaker({ name: 'payments', failureThreshold: 1, clock });
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    const seen: string[] = [];
+    breaker.on('stateChange', () => {
+      throw new Error('metrics exporter down');
+    });
+    breaker.on('stateChange', (event) => seen.push(event.to));
+    try {
+      breaker.tryAcquire()?.failure(new Error('boom'));
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(breaker.state).toBe('OPEN');
+    expect(seen).toEqual(['OPEN']);
+    expect(warnings.map((w) => [w.name, w.message])).toEqual([
+      [
+        'BreakwaterListenerWarning',
+        'a "stateChange" listener of circuit breaker "payments" threw: metrics exporter down',
+      ],
+    ]);
+    expect((warnings[0]?.cause as Error).message).toBe('metrics exporter down');
+  });
 });

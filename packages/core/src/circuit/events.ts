@@ -84,10 +84,27 @@ export class Emitter<Events extends object> {
       try {
         listener(payload);
       } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
+        reportListenerError(event, payload, error);
       }
     }
   }
+}
+
+/**
+ * A listener threw. The breaker goes on (its state must not depend on a metrics or logging
+ * listener), and so does the process: the error is reported as a process warning (stderr, and
+ * `process.on('warning')`), or on the console where there is no `process`, rather than rethrown
+ * as an uncaught exception, which would bring down the process at the moment a dependency fails.
+ */
+function reportListenerError(event: PropertyKey, payload: unknown, error: unknown): void {
+  const name = (payload as { name?: unknown } | null)?.name;
+  const breaker = typeof name === 'string' ? `circuit breaker "${name}"` : 'circuit breaker';
+  const warn = (globalThis as { process?: { emitWarning?: (warning: Error | string, type?: string) => void } }).process
+    ?.emitWarning;
+  const message = `a "${String(event)}" listener of ${breaker} threw: ${error instanceof Error ? error.message : String(error)}`;
+  if (typeof warn === 'function') {
+    const warning = new Error(message, { cause: error });
+    warning.name = 'BreakwaterListenerWarning';
+    warn.call((globalThis as { process?: unknown }).process, warning);
+  } else console.error(message, error);
 }
