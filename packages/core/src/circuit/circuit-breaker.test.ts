@@ -90,6 +90,18 @@ describe('CircuitBreaker', () => {
       expect(breaker.retryAfterMs()).toBe(600);
       expect(breaker.rejectionError().retryAfterMs).toBe(600);
     });
+
+    it('stays OPEN for its recovery time, not for the size of a step back of the clock on top', () => {
+      const { breaker, clock } = opened();
+      clock.t -= 3_600_000;
+      // Asked before anything else noticed the step: never more than the open time itself.
+      expect(breaker.retryAfterMs()).toBe(1_000);
+      expect(breaker.state).toBe('OPEN');
+      clock.t += 999;
+      expect(breaker.tryAcquire()).toBeUndefined();
+      clock.t += 1;
+      expect(breaker.state).toBe('HALF_OPEN');
+    });
   });
 
   describe('HALF_OPEN', () => {

@@ -259,7 +259,8 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     }
     switch (this.current) {
       case CircuitState.OPEN:
-        return Math.max(0, this.nextAttemptAt - now);
+        // Never more than the open time itself, even on a clock that went back (see `refresh`).
+        return Math.max(0, Math.min(this.nextAttemptAt - now, this.nextAttemptAt - this.openedAt));
       case CircuitState.HALF_OPEN: {
         const limit = this.probeLimitMs();
         let earliest = Number.POSITIVE_INFINITY;
@@ -589,9 +590,14 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
       const expiresAt = earliest + this.probeLimitMs();
       if (now >= expiresAt) this.recordExpiredProbe(expiresAt);
     }
-    if (this.current === CircuitState.OPEN && now >= this.nextAttemptAt) {
-      this.transition(CircuitState.HALF_OPEN, 'recovery_timeout', now);
+    if (this.current !== CircuitState.OPEN) return;
+    if (now < this.openedAt) {
+      // The clock is behind the opening (a wall-clock step back, or another instance's clock
+      // ahead of this one's): the open time runs from now, not for the size of the step on top.
+      this.nextAttemptAt = now + (this.nextAttemptAt - this.openedAt);
+      this.openedAt = now;
     }
+    if (now >= this.nextAttemptAt) this.transition(CircuitState.HALF_OPEN, 'recovery_timeout', now);
   }
 
   /** A probe that never settled counts as a timeout failure, at its deadline, and re-opens the circuit. */
@@ -654,9 +660,8 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   /** `execute` with a permit: any state but an untimed CLOSED circuit, and any call under `timeoutMs`. */
   private run<T>(fn: (signal: AbortSignal) => T | PromiseLike<T>, permit: Permit): Promise<Awaited<T>> {
     const timeoutMs = this.options.timeoutMs;
-    // Deadlines run on real time, as timers do; the permit's start is that time with the system clock.
-    const startedAt =
-      timeoutMs === undefined || this.options.clock === systemClock ? permit.startedAt : Deadlines.now();
+    // Deadlines run on monotonic time, as timers do, whatever the breaker's clock (see `Deadlines.now`).
+    const startedAt = timeoutMs === undefined ? 0 : Deadlines.now();
     // An AbortController is costly to make: only a function that may read the signal gets one.
     const controller = timeoutMs === undefined || !takesSignal(fn) ? undefined : new AbortController();
     let result: T | PromiseLike<T>;

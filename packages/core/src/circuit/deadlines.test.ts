@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { deferred, delay } from '../../../../test/support/index.js';
 import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
@@ -102,5 +105,42 @@ describe('execute() with timeoutMs, many calls at once', () => {
     const breaker = new CircuitBreaker({ name: 'tidy', timeoutMs: 60_000 });
     await Promise.all(Array.from({ length: 5 }, (_, i) => breaker.execute(async () => i)));
     expect(heldTimers()).toBe(before);
+  });
+});
+
+describe('Deadlines and the wall clock', () => {
+  // The wall clock must be stepped before core is loaded (it keeps Date.now as it found it):
+  // a process of its own, on the built package (\`pnpm test\` builds first).
+  const core = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+  const script = `
+    const real = Date.now.bind(Date);
+    let offset = 0;
+    Date.now = () => real() + offset;
+    const { CircuitBreaker } = await import(${JSON.stringify(core)});
+    const breaker = new CircuitBreaker({ name: 'wall', timeoutMs: 100, failureThreshold: 0 });
+    const started = performance.now();
+    const steps = [-60_000, 60_000];
+    const results = [];
+    for (const step of steps) {
+      offset = 0;
+      const call = breaker.execute((signal) => new Promise((resolve) => setTimeout(resolve, 1_000, 'finished')));
+      setTimeout(() => { offset = step; }, 50);
+      const t0 = performance.now();
+      const outcome = await call.then((value) => value, (error) => error.code);
+      results.push([outcome, Math.round(performance.now() - t0)]);
+    }
+    console.log(JSON.stringify(results));
+  `;
+
+  it('times a call out after timeoutMs of real time, whichever way the wall clock steps meanwhile', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
+    const results = JSON.parse(stdout) as [string, number][];
+    // Stepped back a minute: still timed out at ~100 ms, not a minute later (nor when the call ends).
+    // Stepped forward a minute: not timed out at once, at the step, either.
+    for (const [outcome, elapsed] of results) {
+      expect(outcome).toBe('ETIMEDOUT');
+      expect(elapsed).toBeGreaterThanOrEqual(95);
+      expect(elapsed).toBeLessThan(900);
+    }
   });
 });

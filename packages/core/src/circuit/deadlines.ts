@@ -1,9 +1,16 @@
-/** Taken at load, as `systemClock` takes it. */
-const dateNow = Date.now;
+/**
+ * Milliseconds on a monotonic clock: deadlines follow elapsed time, as `setTimeout` does, so
+ * that a step of the wall clock (NTP, a VM resumed) neither stretches a timeout by the step
+ * (backwards) nor times out every running call at once (forwards). Read through `performance`
+ * at each call, so that test doubles of it apply.
+ */
+function monotonicNow(): number {
+  return performance.now();
+}
 
 /** One call under `timeoutMs`, linked into its breaker's {@link Deadlines}. */
 export class TimedCall {
-  /** `Date.now()` time at which the call times out. */
+  /** Time (see `Deadlines.now`) at which the call times out. */
   readonly deadline: number;
   /** Set once the call has finished or timed out: whatever comes second is ignored. */
   done = false;
@@ -40,9 +47,9 @@ export class Deadlines {
   /** Whether the timer holds the process open (only while calls run). */
   private held = false;
 
-  /** `Date.now()`, the time base of deadlines: real time whatever the breaker's clock is, like `setTimeout`. */
+  /** The time base of deadlines: monotonic, whatever the breaker's clock is, like `setTimeout` (see `monotonicNow`). */
   static now(): number {
-    return dateNow();
+    return monotonicNow();
   }
 
   add(call: TimedCall): void {
@@ -80,14 +87,14 @@ export class Deadlines {
   }
 
   private arm(deadline: number): void {
-    this.timer = setTimeout(this.fire, Math.max(0, deadline - dateNow()));
+    this.timer = setTimeout(this.fire, Math.max(0, deadline - monotonicNow()));
     this.held = true;
   }
 
   private readonly fire = (): void => {
     this.timer = undefined;
     this.held = false;
-    const now = dateNow();
+    const now = monotonicNow();
     let call = this.head;
     while (call !== undefined && call.deadline <= now) {
       this.remove(call);

@@ -45,13 +45,23 @@ describe('RollingWindow', () => {
     expect(window.counts(t + 100)).toEqual({ calls: 0, failures: 0, slow: 0, timeouts: 0 });
   });
 
-  it('records into the newest bucket when the clock moves backwards', () => {
+  it('records into the newest bucket when the clock moves back less than the window', () => {
     const window = new RollingWindow(1_000);
     window.record(5_000, false, false, false);
-    window.record(4_000, true, false, false);
+    window.record(4_500, true, false, false);
     expect(window.counts(5_000)).toMatchObject({ calls: 2, failures: 1 });
     expect(window.counts(5_999)).toMatchObject({ calls: 2 });
     expect(window.counts(6_000)).toMatchObject({ calls: 0 });
+  });
+
+  it('starts afresh when the clock moves back by a window or more, instead of holding counts until it catches up', () => {
+    const window = new RollingWindow(10_000);
+    for (let i = 0; i < 5; i++) window.record(3_600_000, true, false, false);
+    // Stepped back an hour, then half an hour passes: the five failures are not in the last 10 s.
+    expect(window.counts(1_800_000)).toEqual({ calls: 0, failures: 0, slow: 0, timeouts: 0 });
+    window.record(1_800_001, true, false, false);
+    expect(window.counts(1_800_002)).toEqual({ calls: 1, failures: 1, slow: 0, timeouts: 0 });
+    expect(window.counts(1_810_001)).toEqual({ calls: 0, failures: 0, slow: 0, timeouts: 0 });
   });
 
   it('merges counts from elsewhere into the current bucket', () => {

@@ -122,8 +122,13 @@ export class RollingWindow {
       this.headSlot = ((index % BUCKETS) + BUCKETS) % BUCKETS;
       this.headFrom = index * this.bucketMs;
       this.headUntil = (index + 1) * this.bucketMs;
+    } else if (this.head - index >= BUCKETS) {
+      // The clock went back by more than the window (a wall-clock step): everything counted lies
+      // ahead of it and would not age out until the clock caught up again. Start afresh from now.
+      this.reset();
+      return this.advance(now);
     }
-    // A clock that moved backwards records into the newest bucket.
+    // A clock that moved back a little records into the newest bucket.
     return this.headSlot;
   }
 
