@@ -23,6 +23,8 @@ const OWN_KEYS = new Set(['registry', 'key', 'failureStatusCodes', 'fetch']);
  * status is listed in `failureStatusCodes` counts as a failure but is still returned;
  * `timeoutMs` aborts the request (with `CircuitTimeoutError`), and an open circuit rejects with
  * `CircuitOpenError` without touching the network. A caller's own abort counts as neither.
+ * The call is counted when the response headers arrive, and `timeoutMs` covers that much: a body
+ * that stalls afterwards is the caller's to bound (`signal: AbortSignal.timeout(ms)` covers it).
  *
  * @example
  * const fetch = createProtectedFetch({ timeoutMs: 2000, failureThreshold: 3 });
