@@ -1,5 +1,6 @@
 import type { BreakerSync, CircuitState, RecordedCall, SharedState, SyncTarget } from '@breakwater/core';
 import type { BreakerKeys } from './keys.js';
+import { MAX_TIMER_MS } from './options.js';
 import { type Script, scripts } from './scripts.js';
 import type { CountsMessage, StoredState } from './stored-state.js';
 
@@ -9,7 +10,6 @@ const BUCKETS = 10;
 const LEASE_MARGIN_MS = 50;
 /** A CLOSED breaker's state expires after a day without change; any other state is kept. */
 const CLOSED_TTL_MS = 86_400_000;
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** What a binding needs from its store. */
 export interface BindingHost {
@@ -142,14 +142,20 @@ export class BreakerBinding implements BreakerSync {
     const first = !this.everLoaded;
     this.everLoaded = true;
     const { stored, extra } = reply;
-    if (stored.state === undefined) {
-      // Nothing stored (a new cluster, or Redis lost its data): a circuit that is not CLOSED here is kept.
-      if (!this.dirty && this.target.shared().state !== 'CLOSED') {
-        this.divergedFrom = this.target.shared().state;
+    const local = this.target.shared().state;
+    if (stored.state === undefined || stored.epoch < this.epoch) {
+      // Nothing stored (a new cluster, or Redis lost its data), or older than what this instance
+      // saw (Redis lost history: a restart from an older snapshot, a failover to a replica that
+      // was behind). What this instance holds is newer: stored unless it is what Redis holds, or
+      // CLOSED over nothing. The transition script takes it, since this instance knows a newer epoch.
+      if (!this.dirty && local !== (stored.state ?? 'CLOSED')) {
+        this.divergedFrom = local;
         this.dirty = true;
         this.force = false;
         this.reason = 'resync';
         void this.send('push');
+      } else if (!this.dirty && stored.state !== undefined) {
+        this.observe(stored, true);
       }
     } else if (!this.dirty) {
       this.observe(stored, true);
@@ -195,7 +201,7 @@ export class BreakerBinding implements BreakerSync {
         this.dirty = false;
       }
     }
-    this.adopt(stored);
+    this.adopt(stored, moved);
   }
 
   /** Adds another instance's counts. */
@@ -206,7 +212,7 @@ export class BreakerBinding implements BreakerSync {
 
   // --- internals --------------------------------------------------------------------------
 
-  private adopt(stored: StoredState): void {
+  private adopt(stored: StoredState, moved: boolean): void {
     const local = this.target.shared();
     const next: SharedState = {
       state: stored.state as CircuitState,
@@ -214,13 +220,17 @@ export class BreakerBinding implements BreakerSync {
       nextAttemptAt: stored.nextAttemptAt,
       openCount: stored.openCount,
     };
+    // An operator's reset elsewhere forgets this instance's counts too, even in a circuit that
+    // stays CLOSED here (see core's \`applyShared\`).
+    const reset = moved && stored.reason === 'manual_reset' && stored.origin !== this.id;
     if (
+      reset ||
       local.state !== next.state ||
       local.openedAt !== next.openedAt ||
       local.nextAttemptAt !== next.nextAttemptAt ||
       local.openCount !== next.openCount
     ) {
-      if (local.state !== next.state) this.dropCounts();
+      if (reset || local.state !== next.state) this.dropCounts();
       this.target.applyShared(next, stored.origin === this.id ? stored.reason : `remote:${stored.reason}`);
     }
     this.scheduleClaim(this.target.shared());

@@ -44,7 +44,8 @@ export const CACHE_DEFAULTS = Object.freeze({
   timeoutMs: 50,
 });
 
-const MAX_TIMER_MS = 2_147_483_647;
+/** The longest delay a Node timer holds. */
+export const MAX_TIMER_MS = 2_147_483_647;
 
 function fail(option: string, value: unknown, allowed: string): never {
   throw invalidOption(option, value, allowed);

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { BreakerStore, BreakerSync, SyncTarget } from '@breakwater/core';
+import { type BreakerStore, type BreakerSync, invalidOption, type SyncTarget } from '@breakwater/core';
 import type { Redis } from 'ioredis';
 import { Availability } from './availability.js';
 import { type BindingHost, BreakerBinding } from './breaker-binding.js';
 import { type BreakerKeys, breakerKeys } from './keys.js';
 import {
   isConnected,
+  MAX_TIMER_MS,
   type RedisClient,
   type RedisStoreOptions,
   STORE_DEFAULTS,
@@ -83,11 +84,19 @@ export class RedisStore implements BreakerStore, BindingHost {
    * slow or down). Never rejects.
    */
   synced(timeoutMs = this.commandTimeoutMs * 2): Promise<boolean> {
+    if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs < 0) {
+      throw invalidOption(
+        'timeoutMs',
+        timeoutMs,
+        'a number of milliseconds of at least 0, or Infinity to wait without limit',
+      );
+    }
     const all: Promise<void>[] = this.subscriber === undefined ? [] : [this.subscribed];
     for (const set of this.bindings.values()) for (const binding of set) all.push(binding.loaded);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      timer.unref();
+      // Past what a timer can hold (about 24.8 days), as with Infinity: no time limit.
+      const timer = timeoutMs > MAX_TIMER_MS ? undefined : setTimeout(() => resolve(false), timeoutMs);
+      timer?.unref();
       void Promise.all(all).then(() => {
         clearTimeout(timer);
         resolve(true);

@@ -19,7 +19,11 @@ end
  * nextAttemptAt, openCount, reason, force, now, lease ms, closed-state ttl ms.
  *
  * A change applies when the caller saw the latest epoch, when it is an operator's (force), when
- * nothing is stored yet, or when it trips a circuit that is still CLOSED. A move to HALF_OPEN
+ * nothing is stored yet, when the caller knows a newer epoch than the one stored (Redis lost
+ * history: a restart from an older snapshot, a failover to a replica that was behind; what the
+ * caller holds is newer), or when it trips a circuit that is still CLOSED and has not changed
+ * since the trip (field \`a\`: when the stored state was written), so that a trip made during a
+ * partition does not re-open a circuit the others have since seen recover. A move to HALF_OPEN
  * also hands the caller the probe lease; asking for HALF_OPEN while it stands renews the
  * caller's lease or takes over one that has lapsed.
  */
@@ -42,7 +46,10 @@ if to == 'HALF_OPEN' and cur == 'HALF_OPEN' and not force then
   if takeover then publish('probe_lease') end
   return reply('1')
 end
-if not (force or not cur or epoch == known or (to == 'OPEN' and from == 'CLOSED' and cur == 'CLOSED')) then
+local changedAt = tonumber(redis.call('HGET', KEYS[1], 'a')) or 0
+local lost = cur and known > epoch
+local trip = to == 'OPEN' and from == 'CLOSED' and cur == 'CLOSED' and (tonumber(ARGV[7]) or 0) >= changedAt
+if not (force or not cur or lost or epoch == known or trip) then
   return reply('0')
 end
 local nextEpoch = math.max(epoch, known) + 1
@@ -56,7 +63,7 @@ if to == 'HALF_OPEN' then
   s[7] = string.format('%.0f', now + leaseMs)
 end
 redis.call('HSET', KEYS[1], 's', s[1], 'e', s[2], 'o', s[3], 'n', s[4], 'c', s[5], 'w', s[6], 'l', s[7],
-  'i', s[8], 'r', s[9])
+  'i', s[8], 'r', s[9], 'a', ARGV[12])
 if to == 'CLOSED' then
   redis.call('DEL', KEYS[2])
   redis.call('PEXPIRE', KEYS[1], ARGV[14])

@@ -1,8 +1,9 @@
-import { type BreakerDefaults, CircuitState } from '@breakwater/core';
+import { type BreakerDefaults, CircuitOpenError, CircuitState } from '@breakwater/core';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RedisStore } from '../src/index.js';
 import { createInstance, freePortInstance, type Instance, sleep, waitFor } from './instances.js';
+import { partition } from './proxy.js';
 import { type RedisServer, startRedisServer } from './redis-server.js';
 
 let redis: RedisServer;
@@ -138,6 +139,73 @@ describe('RedisStore when Redis is down, slow or restarted', () => {
     expect(late.breaker().stats().nextAttemptTime).toBe(nextAttemptTime);
   });
 
+  it('stores again what the instances know when Redis comes back with older data (an older snapshot)', async () => {
+    const defaults = { failureThreshold: 1, recoveryTimeoutMs: 30_000 };
+    const a = await instance(defaults);
+    const b = await instance(defaults);
+    const key = `${prefix}{payments}:state`;
+    await fail(a);
+    await waitFor(() => b.breaker().state === CircuitState.OPEN, 'B to open');
+    a.breaker().reset();
+    await waitFor(() => b.breaker().state === CircuitState.CLOSED, 'B to close');
+    // A snapshot of the CLOSED state; then the circuit opens again.
+    const snapshot = await a.client.hgetall(key);
+    await fail(b);
+    await waitFor(() => a.breaker().state === CircuitState.OPEN, 'A to open again');
+    const openEpoch = Number(await a.client.hget(key, 'e'));
+
+    // Redis restarts from the snapshot: the older CLOSED state, and every connection dropped.
+    await a.client.del(key);
+    await a.client.hset(key, snapshot);
+    await a.client.client('KILL', 'TYPE', 'normal');
+    await a.client.client('KILL', 'TYPE', 'pubsub');
+    await reconnected([a, b]);
+
+    // The open circuit is not lost, and Redis holds it again, under a newer epoch than any seen.
+    await waitFor(async () => (await a.client.hget(key, 's')) === 'OPEN', 'the open state to be stored again');
+    expect(Number(await a.client.hget(key, 'e'))).toBeGreaterThan(openEpoch);
+    expect([a.breaker().state, b.breaker().state]).toEqual([CircuitState.OPEN, CircuitState.OPEN]);
+    await expect(b.breaker().execute(async () => 'ok')).rejects.toBeInstanceOf(CircuitOpenError);
+  });
+
+  it('does not let a trip made during a partition re-open a circuit the others have since seen recover', async () => {
+    const defaults = { failureThreshold: 2, recoveryTimeoutMs: 1_000, successThreshold: 1, halfOpenMaxRequests: 1 };
+    const cutOff = await partition(redis.port);
+    try {
+      const a = createInstance(cutOff.port, prefix, defaults, { commandTimeoutMs: 200 });
+      instances.push(a);
+      expect(await a.store.synced()).toBe(true);
+      const b = await instance(defaults);
+      const c = await instance(defaults);
+      await cutOff.cut();
+
+      // The dependency fails: B trips the cluster; A, cut off, trips on its own a little later.
+      await fail(b);
+      await fail(b);
+      await waitFor(() => c.breaker().state === CircuitState.OPEN, 'C to open');
+      await sleep(700);
+      await fail(a);
+      await fail(a);
+      expect(a.breaker().state).toBe(CircuitState.OPEN);
+      // The cluster's open time passes and its probe succeeds: CLOSED again, while A's own open
+      // time still has most of a second to run.
+      await waitFor(async () => {
+        await b
+          .breaker()
+          .execute(async () => 'ok')
+          .catch(() => {});
+        return b.breaker().state === CircuitState.CLOSED && c.breaker().state === CircuitState.CLOSED;
+      }, 'the cluster to recover');
+
+      await cutOff.heal();
+      await waitFor(() => a.breaker().state === CircuitState.CLOSED, 'A to take the recovered state');
+      await sleep(200);
+      expect([b.breaker().state, c.breaker().state]).toEqual([CircuitState.CLOSED, CircuitState.CLOSED]);
+    } finally {
+      await cutOff.close();
+    }
+  });
+
   it('treats a Redis that stops answering like one that is down: calls go on, one warning, then re-sync', async () => {
     const a = await instance({ failureThreshold: 2 }, 100);
     const b = await instance({ failureThreshold: 2 }, 100);
@@ -173,6 +241,13 @@ describe('RedisStore when Redis is down, slow or restarted', () => {
     await waitFor(() => dead.warnings.length === 1, 'one warning');
     await sleep(200);
     expect(dead.warnings).toHaveLength(1);
+  });
+
+  it('checks the time synced() may wait: Infinity waits without limit', async () => {
+    const a = await instance({});
+    expect(() => a.store.synced(Number.NaN)).toThrow(/Invalid option "timeoutMs": got NaN/);
+    expect(() => a.store.synced(-1)).toThrow(TypeError);
+    await expect(a.store.synced(Number.POSITIVE_INFINITY)).resolves.toBe(true);
   });
 
   it('rejects invalid options with a TypeError naming the option', () => {

@@ -262,6 +262,27 @@ describe('RedisStore: three instances sharing one breaker', () => {
     await waitFor(() => b.breaker().state === CircuitState.CLOSED, 'B to be closed');
   });
 
+  it('makes a reset in a CLOSED circuit forget the counts on every instance', async () => {
+    const defaults = { failureThreshold: 3, failureRateThreshold: 0 };
+    const a = instance(defaults);
+    const b = instance(defaults);
+    await a.store.synced();
+    await b.store.synced();
+    await run(a, [true]);
+    await run(b, [true]);
+    await waitFor(() => b.breaker().stats().consecutiveFailures === 2, 'B to count both failures');
+
+    a.breaker().reset();
+    await waitFor(() => b.breaker().stats().consecutiveFailures === 0, 'B to forget its counts');
+    expect(b.breaker().stats().window).toMatchObject({ calls: 0, failures: 0 });
+    await run(b, [true]);
+    expect(b.breaker().state).toBe(CircuitState.CLOSED);
+    // A new instance loads no counts from before the reset either.
+    const late = instance(defaults);
+    await late.store.synced();
+    expect(late.breaker().stats().window.failures).toBeLessThanOrEqual(1);
+  });
+
   it('keeps breakers with any name apart, braces and odd characters included', async () => {
     const names = ['a{b}c', 'a%7Bb%7Dc', '{}', 'näme with spaces', '\ud800lone', 'x:state', 'x'];
     const a = instance({ failureThreshold: 1 });

@@ -368,7 +368,11 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     this.openedAt = shared.openedAt;
     this.nextAttemptAt = shared.nextAttemptAt;
     this.openCount = shared.openCount;
-    if (shared.state === this.current) return;
+    if (shared.state === this.current) {
+      // Reset elsewhere while CLOSED here too: forget the counts, as `reset()` does.
+      if (shared.state === CircuitState.CLOSED && reason.endsWith('manual_reset')) this.clearCounts();
+      return;
+    }
     if (shared.state === CircuitState.CLOSED) this.clearCounts();
     this.transition(shared.state, reason, now, false);
   }
@@ -721,7 +725,8 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     this.halfOpenSuccesses = 0;
     this.halfOpenInFlight = 0;
     this.probeStarts?.fill(Number.NaN);
-    if (report && from !== to) this.sync?.transitioned(from, this.shared(), reason);
+    // A reset is reported even from CLOSED: the other instances forget their counts too.
+    if (report && (from !== to || reason === 'manual_reset')) this.sync?.transitioned(from, this.shared(), reason);
     if (this.groups !== undefined) for (const group of this.groups) group.memberChanged();
     if (from !== to && this.hasListeners('stateChange')) {
       this.emit('stateChange', { name: this.name, from, to, reason, at: now });
