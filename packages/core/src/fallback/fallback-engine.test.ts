@@ -170,6 +170,15 @@ describe('custom strategy', () => {
     expect(events).toEqual([{ name: 'custom-throws', strategy: 'custom', served: false }]);
   });
 
+  it('answers undefined when the handler gives a header Node would refuse to send, before anything is written', async () => {
+    const { breaker, error } = setup('custom-bad-header');
+    for (const headers of [{ 'x-profile-name': 'Ωmega' }, { 'x-line': 'a\r\nb' }, { 'bad name': 'x' }]) {
+      const engine = new FallbackEngine({ strategy: 'custom', handler: () => ({ headers, body: 'x' }) }, { registry });
+      expect(await engine.respond(get('/'), {}, error, breaker)).toBeUndefined();
+    }
+    expect(breaker.stats().fallbacks).toEqual({ custom: { served: 0, failed: 3 } });
+  });
+
   it('answers undefined when the handler returns something that is not a response', async () => {
     const { breaker, error } = setup('custom-invalid');
     const engine = new FallbackEngine({ strategy: 'custom', handler: () => ({ status: 42 }) as never }, { registry });
@@ -229,6 +238,21 @@ describe('cache strategy: what is kept', () => {
       engine.remember(get(`/${status}`), {}, { status, headers: {}, body: 'x' }, 0);
     }
     expect([...map.keys()]).toEqual(['GET /200', 'GET /204', 'GET /299']);
+  });
+
+  it('does not keep a part of a resource (206, or an answer to a Range request), nor another fallback', () => {
+    const { store, map } = mapStore();
+    const engine = new FallbackEngine({ strategy: 'cache', store }, { registry });
+    engine.remember(
+      get('/partial'),
+      {},
+      { status: 206, headers: { 'content-range': 'bytes 0-4/35' }, body: 'HELLO' },
+      0,
+    );
+    engine.remember(get('/ranged', { range: 'bytes=0-' }), {}, ok('whole, but asked for in part'), 0);
+    engine.remember(get('/placeholder'), {}, ok('{"items":[]}', { 'x-circuit-fallback': 'default' }), 0);
+    engine.remember(get('/real'), {}, ok('{"items":[1]}'), 0);
+    expect([...map.keys()]).toEqual(['GET /real']);
   });
 
   it('does not keep responses with Set-Cookie or Cache-Control private/no-store unless cachePrivate', () => {

@@ -158,6 +158,11 @@ export class FallbackEngine<Req = unknown> {
   remember(info: RequestInfo, req: Req, response: CapturedResponse, now: number): void {
     const options = this.options as CacheFallbackOptions<Req>;
     if (this.store === undefined || response.status < 200 || response.status > 299) return;
+    // A part of a resource (206, or any answer to a Range request) is no answer to a plain request.
+    if (response.status === 206 || info.headers.range !== undefined) return;
+    // A fallback another breaker answered with (a route breaker's, seen by an app-wide one) is no
+    // fresh answer of the upstream: kept, it would stand for the real one, and outlive its ttl.
+    if (response.headers[FALLBACK_HEADER] !== undefined) return;
     if (options.cachePrivate !== true && !isSharedResponse(response.headers)) return;
     // An encoded body (gzip…) would be replayed without its encoding, or decoded as text.
     const encoding = response.headers['content-encoding'];

@@ -20,12 +20,36 @@ export interface WireResponse {
   body: string | Uint8Array;
 }
 
-/** Normalises a descriptor: JSON-encodes object bodies (setting `content-type`), lower-cases header names. */
+/** A header name as HTTP allows it (RFC 9110's token), as Node checks it. */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Characters Node refuses in a header value: controls but tab, and anything past one byte. */
+const BAD_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+function headerValue(name: string, value: unknown): string {
+  const text = String(value);
+  if (BAD_HEADER_VALUE.test(text)) {
+    throw new TypeError(
+      `Invalid response header "${name}": its value has a character HTTP does not allow in a header (encode it first)`,
+    );
+  }
+  return text;
+}
+
+/**
+ * Normalises a descriptor: JSON-encodes object bodies (setting `content-type`), lower-cases
+ * header names. Throws a `TypeError` for a header that Node would refuse to send, so that a
+ * fallback that builds one fails as a whole (the 503 goes out) before anything was written.
+ */
 export function toWire(descriptor: ResponseDescriptor, extraHeaders?: Record<string, string>): WireResponse {
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(descriptor.headers ?? {})) {
     if (value === undefined) continue;
-    headers[name.toLowerCase()] = Array.isArray(value) ? value.map(String) : String(value);
+    if (!HEADER_NAME.test(name)) {
+      throw new TypeError(`Invalid response header name: got ${showValue(name)}, expected an HTTP token`);
+    }
+    headers[name.toLowerCase()] = Array.isArray(value)
+      ? value.map((item: unknown) => headerValue(name, item))
+      : headerValue(name, value);
   }
   let body: string | Uint8Array;
   const raw = descriptor.body;
