@@ -150,6 +150,23 @@ export async function readSlowly(url: string, path: string, pauseMs: number, cou
   client.destroy();
 }
 
+/** Headers a slow handler sets about its own answer before it times out (see core's `isAnswerHeader`). */
+export const HANDLER_ANSWER_HEADERS: Record<string, string> = {
+  'cache-control': 'public, max-age=86400',
+  'content-disposition': 'attachment; filename="report.csv"',
+  'set-cookie': 'session=abc',
+};
+
+/**
+ * That a timeout fallback went out without the headers of `HANDLER_ANSWER_HEADERS`, and with
+ * `access-control-allow-origin: *`, which middleware before the breaker set for every answer.
+ */
+export function expectFallbackWithoutHandlerHeaders(header: (name: string) => string | null | undefined): void {
+  expect(header('x-circuit-fallback')).toBe('default');
+  expect(header('access-control-allow-origin')).toBe('*');
+  for (const name of Object.keys(HANDLER_ANSWER_HEADERS)) expect(header(name) ?? null).toBeNull();
+}
+
 /** A log line as a logger given to an adapter received it. */
 export interface LogLine {
   level: 'warn' | 'info' | 'error';

@@ -48,6 +48,7 @@ export { type Logger, log, logTransitions } from './http/logger.js';
 export { type FailureStatusCodes, HttpStatusError, statusClassifier } from './http/outcome.js';
 export {
   type HeaderValue,
+  isAnswerHeader,
   type RejectionBody,
   type ResponseDescriptor,
   rejectionResponse,
@@ -59,7 +60,7 @@ export { answeredByBreakwater, markAnswered } from './node/answered.js';
 export { countWhenFinished } from './node/count-when-finished.js';
 export { MAX_BODY_BYTES, readBody } from './node/read-body.js';
 export { onResponseOver, settleEnded, settleOnClose } from './node/settle-on-close.js';
-export { silence, writeResponse } from './node/write-response.js';
+export { forgetAnswerHeaders, silence, writeResponse } from './node/write-response.js';
 export {
   breakerOptionProblems,
   type CircuitBreakerOptions,

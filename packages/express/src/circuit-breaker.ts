@@ -3,6 +3,7 @@ import {
   type CircuitTimeoutError,
   countWhenFinished,
   type FallbackEngine,
+  forgetAnswerHeaders,
   type HttpCall,
   HttpGuard,
   type HttpOptions,
@@ -80,6 +81,7 @@ export function circuitBreaker(options: ExpressBreakerOptions): RequestHandler {
         fallbackSent = true;
         capture?.stop();
         try {
+          forgetAnswerHeaders(res);
           writeResponse(res, wire);
         } catch {
           // The fallback could not be written (an invalid header): the handler's own answer will do.

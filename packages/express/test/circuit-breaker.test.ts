@@ -345,6 +345,35 @@ describe.each(majors)('Express $major', ({ major, express }) => {
     expect((await request(`${url}/x`, { headers: { 'x-tenant': 'sick' } })).status).toBe(503);
   });
 
+  it('stays under maxBreakers when clients go away before their answers', async () => {
+    const registry = new Registry();
+    const app = express();
+    let entered = 0;
+    app.get(
+      '/x',
+      circuitBreaker({ registry, key: (req) => String(req.get('x-tenant')), maxBreakers: 2 }),
+      (req, res) => {
+        entered++;
+        // The first tenants' requests are never answered: their clients give up.
+        if (!String(req.get('x-tenant')).startsWith('gone')) res.send('ok');
+      },
+    );
+    const { url } = await listen(app);
+    for (let i = 0; i < 5; i++) {
+      const controller = new AbortController();
+      const pending = fetch(`${url}/x`, { headers: { 'x-tenant': `gone${i}` }, signal: controller.signal }).catch(
+        () => undefined,
+      );
+      await until(() => entered === i + 1);
+      controller.abort();
+      await pending;
+    }
+    await until(() => [...registry].every((breaker) => breaker.httpInFlight === 0));
+    for (let i = 0; i < 10; i++)
+      expect((await request(`${url}/x`, { headers: { 'x-tenant': `t${i}` } })).status).toBe(200);
+    expect(registry.size).toBeLessThanOrEqual(2);
+  });
+
   it('lets at most halfOpenMaxRequests of 50 concurrent requests probe a HALF_OPEN circuit', async () => {
     const registry = new Registry();
     const clock = new ManualClock();

@@ -1,11 +1,21 @@
 import { connect } from 'node:net';
 import { CircuitOpenError, CircuitTimeoutError, Registry } from '@breakwater/core';
-import type { Request, Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import express4 from 'express4';
 import express5 from 'express5';
 import { afterEach, describe, expect, it } from 'vitest';
 import { circuitBreaker, type ExpressBreakerOptions } from '../src/index.js';
-import { closeAll, delay, listen, ManualClock, rejectionBody, request, until } from './helpers.js';
+import {
+  closeAll,
+  delay,
+  expectFallbackWithoutHandlerHeaders,
+  HANDLER_ANSWER_HEADERS,
+  listen,
+  ManualClock,
+  rejectionBody,
+  request,
+  until,
+} from './helpers.js';
 
 afterEach(closeAll);
 
@@ -307,6 +317,26 @@ describe.each(majors)('Express $major fallbacks', ({ express }) => {
       const fast = await request(`${url}/slow`);
       expect(fast.json()).toEqual({ late: true });
       expect(registry.get('slow')?.stats()).toMatchObject({ timeouts: 1, successes: 1 });
+    });
+
+    it('sends the fallback without the headers the handler set about its own answer', async () => {
+      const registry = new Registry();
+      const app = express();
+      app.use((_req: Request, res: Response, next: NextFunction) => {
+        res.setHeader('access-control-allow-origin', '*');
+        next();
+      });
+      const fallback = { strategy: 'default', response: { body: { degraded: true } } } as const;
+      app.get('/report', circuitBreaker({ name: 'report', registry, timeoutMs: 50, fallback }), async (_req, res) => {
+        for (const [name, value] of Object.entries(HANDLER_ANSWER_HEADERS)) res.setHeader(name, value);
+        await delay(250);
+        res.send('late');
+      });
+      const { url } = await listen(app);
+
+      const answer = await request(`${url}/report`);
+      expect(answer.json()).toEqual({ degraded: true });
+      expectFallbackWithoutHandlerHeaders((name) => answer.headers.get(name));
     });
 
     it('keeps the keep-alive connection when the handler forwards an error after the fallback', async () => {

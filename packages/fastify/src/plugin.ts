@@ -3,11 +3,13 @@ import {
   type CircuitTimeoutError,
   countWhenFinished,
   type FallbackEngine,
+  forgetAnswerHeaders,
   type Gate,
   HttpCall,
   HttpGuard,
   type HttpOptions,
   invalidOption,
+  isAnswerHeader,
   type Logger,
   Refusal,
   type RequestInfo,
@@ -241,6 +243,9 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     void state.guard.refusal(state.info, request, error, call.breaker).then((wire) => {
       if (reply.sent || state.responding || reply.raw.headersSent) return;
       state.fallbackSent = true;
+      // What the handler set about its own answer does not go out with the fallback.
+      for (const name of Object.keys(reply.getHeaders())) if (isAnswerHeader(name)) reply.removeHeader(name);
+      forgetAnswerHeaders(reply.raw);
       try {
         sendWire(reply, wire, state.send);
       } catch (failure) {

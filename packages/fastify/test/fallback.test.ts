@@ -6,8 +6,10 @@ import { breakwater, type FastifyBreakerOptions } from '../src/index.js';
 import {
   capturedLogger,
   delay,
+  expectFallbackWithoutHandlerHeaders,
   frameworks,
   gate,
+  HANDLER_ANSWER_HEADERS,
   type LogLine,
   listenNode,
   ManualClock,
@@ -321,6 +323,29 @@ describe.each(frameworks)('%s fallbacks', (_label, fastify) => {
       expect(registry.get('GET /slow')?.stats()).toMatchObject({ totalCalls: 1, successes: 0 });
     },
   );
+
+  it('timeout: sends the fallback without the headers the handler set about its own answer', async () => {
+    registry = new Registry();
+    app = fastify();
+    app.addHook('onRequest', async (_request, reply) => {
+      reply.header('access-control-allow-origin', '*');
+    });
+    await app.register(breakwater, {
+      registry,
+      timeoutMs: 50,
+      fallback: { strategy: 'default', response: { body: { degraded: true } } },
+    });
+    app.get('/report', async (_request, reply) => {
+      reply.headers(HANDLER_ANSWER_HEADERS);
+      reply.raw.setHeader('content-language', 'en');
+      await delay(250);
+      return 'late';
+    });
+    const response = await app.inject('/report');
+    expect(response.json()).toEqual({ degraded: true });
+    expectFallbackWithoutHandlerHeaders((name) => response.headers[name] as string | undefined);
+    expect(response.headers['content-language']).toBeUndefined();
+  });
 
   it("timeout: sends no fallback over an answer that the app's own async onSend hook still holds back", async () => {
     const logs: LogLine[] = [];

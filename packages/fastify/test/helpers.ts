@@ -7,8 +7,10 @@ import fastify5 from 'fastify5';
 export {
   BIG_ANSWER,
   delay,
+  expectFallbackWithoutHandlerHeaders,
   expectRefusalsNotCountedOutside,
   gate,
+  HANDLER_ANSWER_HEADERS,
   listen as listenNode,
   ManualClock,
   pipelined,

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import {
   CircuitTimeoutError,
   type FallbackEngine,
+  forgetAnswerHeaders,
   type HttpCall,
   HttpGuard,
   type HttpOptions,
@@ -134,6 +135,7 @@ export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next:
           const wire = await guard.refusal(info, ctx, first, breaker);
           if (!settled && !res.headersSent) {
             try {
+              forgetAnswerHeaders(res);
               writeResponse(res, wire);
               fallbackSent = true;
             } catch {

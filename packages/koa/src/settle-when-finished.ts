@@ -20,12 +20,14 @@ export type FinishCallback = (error: unknown, res: ServerResponse) => void;
  * `close` listener of our own costs about 600 more instructions per request (measured with
  * callgrind), and on-finished's own `onFinished()` about 1,400 more (it wraps each callback in
  * an async resource). Undefined for a response without that queue (another server, an
- * on-finished that keeps it elsewhere), and for a call that holds a permit: that one also needs
- * the connection watched (see core's `onResponseOver`), which on-finished does not do for a
- * response queued behind another; such calls are the rarer ones.
+ * on-finished that keeps it elsewhere), for a call that holds a permit, and for a response
+ * queued behind another on its connection (pipelining): those also need the connection watched
+ * (see core's `onResponseOver`), which on-finished does not do for a queued response; such
+ * calls are the rarer ones.
  */
 export function finishQueue(res: ServerResponse, call: HttpCall): FinishCallback[] | undefined {
-  if (call.holdsPermit) return undefined;
+  // A response queued behind another on its connection has no socket yet: see core's `onResponseOver`.
+  if (call.holdsPermit || !res.socket) return undefined;
   const queue = (res as WatchedResponse).__onFinished?.queue;
   return Array.isArray(queue) ? queue : undefined;
 }

@@ -3,7 +3,17 @@ import type { Context } from 'koa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { circuitBreaker, type KoaBreakerOptions } from '../src/index.js';
 import { createApp, type KoaApp, majors, mount } from './app.js';
-import { closeAll, delay, listen, ManualClock, rejectionBody, request, until } from './helpers.js';
+import {
+  closeAll,
+  delay,
+  expectFallbackWithoutHandlerHeaders,
+  HANDLER_ANSWER_HEADERS,
+  listen,
+  ManualClock,
+  rejectionBody,
+  request,
+  until,
+} from './helpers.js';
 
 afterEach(closeAll);
 
@@ -302,6 +312,26 @@ describe.each(majors)('Koa $major fallbacks', ({ Koa }) => {
       const { url } = await listen(app.callback());
       return { registry, route, url, errors };
     }
+
+    it('sends the fallback without the headers the handler set about its own answer', async () => {
+      const registry = new Registry();
+      const app = createApp(Koa);
+      app.use(async (ctx, next) => {
+        ctx.set('access-control-allow-origin', '*');
+        await next();
+      });
+      const fallback = { strategy: 'default', response: { body: { degraded: true } } } as const;
+      mount(app, '/report', circuitBreaker({ name: 'report', registry, timeoutMs: 50, fallback }), async (ctx) => {
+        ctx.set(HANDLER_ANSWER_HEADERS);
+        await delay(250);
+        ctx.body = 'late';
+      });
+      const { url } = await listen(app.callback());
+
+      const answer = await request(`${url}/report`);
+      expect(answer.json()).toEqual({ degraded: true });
+      expectFallbackWithoutHandlerHeaders((name) => answer.headers.get(name));
+    });
 
     it('sends the fallback at the deadline and never writes the late answer', async () => {
       const { registry, route, url, errors } = await slowApp(

@@ -133,6 +133,12 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   private totals = { calls: 0, successes: 0, failures: 0, timeouts: 0, slow: 0, rejected: 0, ignored: 0 };
   private fallbacks: Record<string, { served: number; failed: number }> | undefined;
   private sync: BreakerSync | undefined;
+  /**
+   * @internal Requests that HTTP adapters admitted here and that are not settled yet (see
+   * `HttpCall`): kept on the breaker, so that however an adapter looked it up, a breaker with
+   * requests in flight is never taken for an idle one.
+   */
+  httpInFlight = 0;
   private deadlineList: Deadlines | undefined;
   /** Made on the first untimed `execute` of each generation; see `UntimedHandlers`. */
   private untimedHandlers: UntimedHandlers | undefined;

@@ -474,6 +474,20 @@ describe('HttpGuard: maxBreakers', () => {
     expect(other.names().sort()).toEqual(['b', 'c']);
   });
 
+  it('knows a breaker is busy however its requests were looked up, across registry changes', () => {
+    const registry = new Registry();
+    const guard = new HttpGuard<Req>({ registry, key: (r) => r.tenant, maxBreakers: 2, failureThreshold: 1 });
+    const slow = admitted(guard, { tenant: 'a' });
+    // A new breaker changes the registry: the next request of "a" is looked up afresh.
+    guard.breakerFor({ tenant: 'b' });
+    admitted(guard, { tenant: 'a' }).complete(200);
+    guard.breakerFor({ tenant: 'b' });
+    guard.breakerFor({ tenant: 'c' });
+    expect(registry.names().sort()).toEqual(['a', 'c']);
+    slow.complete(500);
+    expect(registry.get('a')?.state).toBe('OPEN');
+  });
+
   it('keeps counting for a new key when every other breaker is OPEN', () => {
     const registry = new Registry();
     const guard = new HttpGuard<Req>({ registry, key: (r) => r.tenant, maxBreakers: 2, failureThreshold: 2 });

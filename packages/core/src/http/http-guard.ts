@@ -81,8 +81,6 @@ export class Binding<Req> {
   readonly isFailure: StatusClassifier;
   engineResolved = false;
   engine: FallbackEngine<Req> | undefined;
-  /** Admitted calls not yet settled: eviction of `key()` breakers spares a busy one. */
-  inFlight = 0;
 
   constructor(breaker: CircuitBreaker, version: number, isFailure: StatusClassifier) {
     this.breaker = breaker;
@@ -338,7 +336,7 @@ export class HttpGuard<Req> {
     for (const [name, breaker] of this.keyed) {
       if (breaker === keep || breaker.state !== CircuitState.CLOSED) continue;
       // A breaker with requests in flight is not idle: its outcomes would go to a breaker no one sees.
-      if ((this.bindings.get(name)?.inFlight ?? 0) > 0) continue;
+      if (breaker.httpInFlight > 0) continue;
       this.keyed.delete(name);
       this.bindings.delete(name);
       if (
@@ -423,7 +421,7 @@ export class HttpCall {
     this.breaker = binding.breaker;
     this.permit = permit;
     this.counted = counted;
-    binding.inFlight++;
+    binding.breaker.httpInFlight++;
   }
 
   /** Whether the call holds a permit that must be given back (see the class); false for a call that is only counted. */
@@ -560,7 +558,7 @@ export class HttpCall {
 
   private markSettled(): void {
     this.settled = true;
-    this.binding.inFlight--;
+    this.breaker.httpInFlight--;
   }
 
   private disarm(): void {

@@ -20,6 +20,33 @@ export interface WireResponse {
   body: string | Uint8Array;
 }
 
+/** Headers about an answer itself, besides the `content-*` ones: see `isAnswerHeader`. */
+const ANSWER_HEADERS = new Set([
+  'accept-ranges',
+  'age',
+  'cache-control',
+  'etag',
+  'expires',
+  'last-modified',
+  'location',
+  'refresh',
+  'retry-after',
+  'set-cookie',
+  'trailer',
+  'transfer-encoding',
+]);
+
+/**
+ * Whether a header describes the answer it was set on (its body, caching, cookies): what a
+ * handler set before it timed out must not go out with the fallback that answers instead (a
+ * placeholder cached by a CDN for a day, a file name, a session cookie). Headers that middleware
+ * set for every answer (CORS, security, a request id, `Vary`) stay.
+ */
+export function isAnswerHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return lower.startsWith('content-') || ANSWER_HEADERS.has(lower);
+}
+
 /** A header name as HTTP allows it (RFC 9110's token), as Node checks it. */
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Characters Node refuses in a header value: controls but tab, and anything past one byte. */

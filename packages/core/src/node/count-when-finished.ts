@@ -1,8 +1,12 @@
 import { subscribe } from 'node:diagnostics_channel';
+import { EventEmitter } from 'node:events';
 import { ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import type { HttpCall } from '../http/http-guard.js';
 import { settleOnClose } from './settle-on-close.js';
+
+/** Taken from Node's own prototype: see `settleOnClose`. */
+const on = EventEmitter.prototype.on;
 
 /** Published by Node's HTTP server on every response that finishes (Node 16.18+). */
 const FINISH_CHANNEL = 'http.server.response.finish';
@@ -33,6 +37,21 @@ class Watched {
     } else {
       this.more ??= [];
       this.more.push(call);
+    }
+  }
+
+  /**
+   * The connection closed: the responses still watched will never finish (their client went
+   * away), so their calls are settled as neither success nor failure. One listener per
+   * connection, added with its record, stands for a listener per response.
+   */
+  abandon(): void {
+    const waiting = this.call === undefined ? [] : [this.call, ...(this.more ?? [])];
+    this.call = undefined;
+    this.more = undefined;
+    for (const call of waiting) {
+      call.response = undefined;
+      call.abort();
     }
   }
 
@@ -131,6 +150,11 @@ export function countWhenFinished(res: ServerResponse, call: HttpCall, socket?: 
   }
   call.response = res;
   const watched = (connection as WatchedSocket)[kWatched];
-  if (watched === undefined) (connection as WatchedSocket)[kWatched] = new Watched(call, plain);
-  else watched.add(call, plain);
+  if (watched !== undefined) {
+    watched.add(call, plain);
+    return;
+  }
+  const created = new Watched(call, plain);
+  (connection as WatchedSocket)[kWatched] = created;
+  on.call(connection, 'close', () => created.abandon());
 }

@@ -81,14 +81,13 @@ function stopWaiting(socket: QueuedSocket, over: () => void): void {
 
 /**
  * Calls `listener` once, when `res` is over: when it closes, which Node emits once on every
- * server response (after `finish`, and on a lost connection). A call that holds a permit (a
- * probe, a timed call) must give it back on every path, so for a response queued behind another
- * on its connection (pipelining), the connection's own `close` counts too: Node emits nothing on
- * such a response when the connection drops before its turn. A call that is only counted
- * holds nothing, and skips that watch.
+ * server response (after `finish`, and on a lost connection). Every call must be settled on
+ * every path (a permit given back, a busy breaker known as busy), so for a response queued
+ * behind another on its connection (pipelining), the connection's own `close` counts too: Node
+ * emits nothing on such a response when the connection drops before its turn.
  */
-export function onResponseOver(res: ServerResponse, call: HttpCall, listener: () => void): void {
-  const socket = call.holdsPermit ? queuedOn(res) : undefined;
+export function onResponseOver(res: ServerResponse, listener: () => void): void {
+  const socket = queuedOn(res);
   if (socket === undefined) {
     on.call(res, 'close', listener);
     return;
@@ -119,7 +118,7 @@ export function settleOnClose(res: ServerResponse, call: HttpCall, finished?: ()
     // Node emits `prefinish` when `end()` handed the last of the response to the connection.
     if (call.measured) on.call(res, 'prefinish', () => call.markEnded());
   }
-  onResponseOver(res, call, () => {
+  onResponseOver(res, () => {
     // A settled call keeps nothing of its response (a request decoration may outlive it).
     call.response = undefined;
     settleEnded(res, call, finished);

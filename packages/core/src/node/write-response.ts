@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { WireResponse } from '../http/response.js';
+import { isAnswerHeader, type WireResponse } from '../http/response.js';
 import { markAnswered } from './answered.js';
 
 const BODILESS = new Set([204, 205, 304]);
@@ -18,6 +18,14 @@ export function writeResponse(res: ServerResponse, wire: WireResponse): void {
   }
   res.setHeader('content-length', typeof wire.body === 'string' ? Buffer.byteLength(wire.body) : wire.body.byteLength);
   res.end(wire.body);
+}
+
+/**
+ * Removes the headers a handler set about its own answer (see `isAnswerHeader`) before a
+ * fallback answers in its place, after a timeout.
+ */
+export function forgetAnswerHeaders(res: ServerResponse): void {
+  for (const name of res.getHeaderNames()) if (isAnswerHeader(name)) res.removeHeader(name);
 }
 
 function callbackOf(args: unknown[]): (() => void) | undefined {
