@@ -2,6 +2,7 @@
 // by relative path). Real servers on 127.0.0.1, a hand-driven clock, promises to hold work.
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
+import { Readable } from 'node:stream';
 import { expect, vi } from 'vitest';
 
 export interface Running {
@@ -127,6 +128,15 @@ export async function pipelined(url: string, paths: string[]): Promise<Socket> {
 
 /** An answer large enough to wait in the connection's buffers while its client does not read. */
 export const BIG_ANSWER = Buffer.alloc(16 * 1024 * 1024, 97);
+
+/** `BIG_ANSWER` as a stream of 64 KiB chunks: a streamed body, which ends only once the client read it. */
+export function bigStream(): Readable {
+  return Readable.from(
+    (function* chunks() {
+      for (let at = 0; at < BIG_ANSWER.length; at += 65_536) yield BIG_ANSWER.subarray(at, at + 65_536);
+    })(),
+  );
+}
 
 /**
  * Asks for `path` (answered with `BIG_ANSWER`) from a client that reads nothing for `pauseMs`,

@@ -6,6 +6,7 @@ import fastify5 from 'fastify5';
 
 export {
   BIG_ANSWER,
+  bigStream,
   delay,
   expectFallbackWithoutHandlerHeaders,
   expectRefusalsNotCountedOutside,

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import breakwater from '../src/index.js';
 import {
   BIG_ANSWER,
+  bigStream,
   capturedLogger,
   delay,
   expectRefusalsNotCountedOutside,
@@ -156,17 +157,22 @@ describe.each(frameworks)('%s', (_label, fastify) => {
     expect(entries.size).toBe(0);
   });
 
-  it('does not count what a slow client takes to read an answer as a slow call, nor as a timeout', async () => {
+  it('does not count what a slow client takes to read an answer as a slow call, nor as a timeout, streamed or not', async () => {
     registry = new Registry();
     app = fastify();
     await app.register(breakwater, { registry, timeoutMs: 100, slowCallDurationMs: 50, slowCallRateThreshold: 1 });
     app.get('/file', async (_request, reply) => reply.type('text/plain').send(BIG_ANSWER));
+    app.get('/stream', async (_request, reply) => reply.type('text/plain').send(bigStream()));
     const url = await listenApp(app);
     const stats = () => registry.get('GET /file')?.stats();
 
     await readSlowly(url, '/file', 300, () => stats()?.totalCalls === 1);
-
     expect(stats()).toMatchObject({ successes: 1, slowCalls: 0, timeouts: 0 });
+
+    // A streamed answer ends only once the client has read it: still no timeout.
+    const streamed = () => registry.get('GET /stream')?.stats();
+    await readSlowly(url, '/stream', 300, () => streamed()?.totalCalls === 1);
+    expect(streamed()).toMatchObject({ successes: 1, timeouts: 0 });
   });
 
   it('does not count the time a client takes to send its body toward timeoutMs', async () => {

@@ -6,6 +6,7 @@ import { circuitBreaker, healthHandler } from '../src/index.js';
 import { createApp, majors, mount } from './app.js';
 import {
   BIG_ANSWER,
+  bigStream,
   CYCLE_OPTIONS,
   closeAll,
   cycleBreaker,
@@ -333,19 +334,26 @@ describe.each(majors)('Koa $major', ({ Koa }) => {
     expect(registry.get('orders')?.stats()).toMatchObject({ timeouts: 1, failures: 1, successes: 0 });
   });
 
-  it('does not count what a slow client takes to read an answer as a slow call, nor as a timeout', async () => {
+  it('does not count what a slow client takes to read an answer as a slow call, nor as a timeout, streamed or not', async () => {
     const registry = new Registry();
     const app = createApp(Koa);
     const options = { name: 'files', registry, timeoutMs: 100, slowCallDurationMs: 50, slowCallRateThreshold: 1 };
     mount(app, '/file', circuitBreaker(options), (ctx) => {
       ctx.body = BIG_ANSWER;
     });
+    mount(app, '/stream', circuitBreaker(options), (ctx) => {
+      ctx.type = 'text/plain';
+      ctx.body = bigStream();
+    });
     const { url } = await listen(app.callback());
     const stats = () => registry.get('files')?.stats();
 
     await readSlowly(url, '/file', 300, () => stats()?.totalCalls === 1);
-
     expect(stats()).toMatchObject({ successes: 1, slowCalls: 0, timeouts: 0 });
+
+    // A streamed answer ends only once the client has read it: still no timeout.
+    await readSlowly(url, '/stream', 300, () => stats()?.totalCalls === 2);
+    expect(stats()).toMatchObject({ successes: 2, timeouts: 0 });
   });
 
   it('keeps the breakers of two routes apart', async () => {

@@ -8,7 +8,7 @@ import { invalidOption, showValue } from '../errors/invalid-option.js';
 import { type FallbackContext, FallbackEngine } from '../fallback/fallback-engine.js';
 import type { CacheStore, FallbackOptions, RequestInfo } from '../fallback/types.js';
 import { answeredByBreakwater } from '../node/answered.js';
-import { hasEnded } from '../node/settle-on-close.js';
+import { isAnswered } from '../node/settle-on-close.js';
 import { validateBreakerOptions } from '../options.js';
 import { type BreakerDefaults, defaultRegistry, type Registry } from '../registry/registry.js';
 import { type Logger, log, logTransitions } from './logger.js';
@@ -478,8 +478,9 @@ export class HttpCall {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.settled) return;
-      // Answered in time, its last bytes still on their way: counted by its status when it closes.
-      if (this.response !== undefined && hasEnded(this.response as ServerResponse)) return;
+      // Answered in time, its last bytes still on their way (or waiting for a slow client to read
+      // them): counted by its status when it closes.
+      if (this.response !== undefined && isAnswered(this.response as ServerResponse)) return;
       this.markSettled();
       this.timedOut = true;
       permit.timeout();

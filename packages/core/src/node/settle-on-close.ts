@@ -12,6 +12,10 @@ const writableEnded = Object.getOwnPropertyDescriptor(OutgoingMessage.prototype,
   | ((this: ServerResponse) => boolean)
   | undefined;
 
+const needDrain = Object.getOwnPropertyDescriptor(OutgoingMessage.prototype, 'writableNeedDrain')?.get as
+  | ((this: ServerResponse) => boolean)
+  | undefined;
+
 /**
  * Whether the response was ended (`res.end()`), i.e. the upstream answered in full: what the
  * breaker counts. Whether the last bytes then reached a client that was already leaving is the
@@ -19,6 +23,18 @@ const writableEnded = Object.getOwnPropertyDescriptor(OutgoingMessage.prototype,
  */
 export function hasEnded(res: ServerResponse): boolean {
   return writableEnded !== undefined && res instanceof OutgoingMessage ? writableEnded.call(res) : res.writableEnded;
+}
+
+/**
+ * Whether the response is answered as far as the upstream goes: ended, or its headers sent and
+ * its body held up by the client (the connection's buffer is full: a streamed body that a slow
+ * client reads). Either way the upstream answered in time; a deadline that passes then is no
+ * timeout, and the call is counted by its status when the response is over.
+ */
+export function isAnswered(res: ServerResponse): boolean {
+  if (hasEnded(res)) return true;
+  if (!(res instanceof OutgoingMessage)) return false;
+  return res.headersSent && (needDrain === undefined ? res.writableNeedDrain : needDrain.call(res));
 }
 
 /**
