@@ -129,6 +129,25 @@ export async function pipelined(url: string, paths: string[]): Promise<Socket> {
 /** An answer large enough to wait in the connection's buffers while its client does not read. */
 export const BIG_ANSWER = Buffer.alloc(16 * 1024 * 1024, 97);
 
+/** A stream that gives one chunk, then fails: an upstream whose connection resets mid-body. */
+export function failingSource(): Readable {
+  let sent = false;
+  return new Readable({
+    read() {
+      if (sent) setTimeout(() => this.destroy(new Error('upstream connection reset')), 10);
+      else this.push('first chunk\n');
+      sent = true;
+    },
+  });
+}
+
+/** Reads `url` through, whatever happens to the body; resolves once the exchange is over. */
+export async function readThrough(url: string): Promise<void> {
+  await fetch(url)
+    .then((response) => response.text())
+    .catch(() => undefined);
+}
+
 /** `BIG_ANSWER` as a stream of 64 KiB chunks: a streamed body, which ends only once the client read it. */
 export function bigStream(): Readable {
   return Readable.from(

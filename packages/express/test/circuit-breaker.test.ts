@@ -1,3 +1,4 @@
+import { pipeline } from 'node:stream';
 import { CircuitOpenError, CircuitState, Registry } from '@breakwater/core';
 import type { NextFunction, Request, Response } from 'express';
 import express4 from 'express4';
@@ -13,12 +14,14 @@ import {
   delay,
   expectCycle,
   expectRefusalsNotCountedOutside,
+  failingSource,
   flood,
   gate,
   listen,
   ManualClock,
   pipelined,
   readSlowly,
+  readThrough,
   recordingLogger,
   rejectionBody,
   request,
@@ -244,6 +247,23 @@ describe.each(majors)('Express $major', ({ major, express }) => {
     // A streamed answer ends only once the client has read it: still no timeout.
     await readSlowly(url, '/stream', 300, () => stats()?.totalCalls === 2);
     expect(stats()).toMatchObject({ successes: 2, timeouts: 0 });
+  });
+
+  it.each([
+    ['counted only', {}],
+    ['holding a permit', { timeoutMs: 5_000 }],
+  ])('counts a body cut short by its failing source as a failure (%s)', async (_path, options) => {
+    const registry = new Registry();
+    const app = express();
+    app.get('/export', circuitBreaker({ name: 'export', registry, ...options }), (_req: Request, res: Response) => {
+      res.type('text/plain');
+      pipeline(failingSource(), res, () => {});
+    });
+    const { url } = await listen(app);
+
+    for (let i = 0; i < 3; i++) await readThrough(`${url}/export`);
+    await until(() => registry.get('export')?.stats().totalCalls === 3);
+    expect(registry.get('export')?.stats()).toMatchObject({ failures: 3, successes: 0 });
   });
 
   it('keeps the breakers of two routes apart', async () => {

@@ -6,9 +6,11 @@ import {
   type HttpCall,
   HttpGuard,
   type HttpOptions,
+  hasEnded,
   Refusal,
   type RequestInfo,
   readBody,
+  settleCut,
   settleEnded,
   settleOnClose,
   silence,
@@ -97,15 +99,20 @@ export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next:
     const info = requestInfo(ctx);
     let captured: string | Uint8Array | undefined;
     let fallbackSent = false;
-    settleWhenFinished(res, call, () => {
-      if (captured === undefined || fallbackSent || call.timedOut) return;
-      engine.remember(
-        info,
-        ctx,
-        { status: res.statusCode, headers: res.getHeaders(), body: captured },
-        breaker.options.clock.now(),
-      );
-    });
+    settleWhenFinished(
+      res,
+      call,
+      () => {
+        if (captured === undefined || fallbackSent || call.timedOut) return;
+        engine.remember(
+          info,
+          ctx,
+          { status: res.statusCode, headers: res.getHeaders(), body: captured },
+          breaker.options.clock.now(),
+        );
+      },
+      () => ctx.body,
+    );
 
     let outcome: Downstream;
     if (breaker.options.timeoutMs === undefined) {
@@ -199,7 +206,9 @@ export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next:
     if (queue !== undefined) {
       const settle = (error: unknown, res?: ServerResponse): void => {
         if (res !== undefined) {
-          settleEnded(res, call);
+          // Cut short: a failure if the stream it was sent from failed (Koa 2 leaves such a response open).
+          if (hasEnded(res)) settleEnded(res, call);
+          else settleCut(res, call, ctx.body);
           return;
         }
         settleThrown(call, error);
@@ -208,7 +217,7 @@ export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next:
       queue.push(settle);
       return downstreamOf(next, call, settle);
     }
-    settleOnClose(ctx.res, call);
+    settleOnClose(ctx.res, call, undefined, () => ctx.body);
     call.armTimeout();
     return downstreamOf(next, call, (error: unknown) => {
       settleThrown(call, error);

@@ -37,8 +37,13 @@ export function finishQueue(res: ServerResponse, call: HttpCall): FinishCallback
  * where it may (see `finishQueue`), else through a listener of its own. `finished` runs after a
  * finished response was counted.
  */
-export function settleWhenFinished(res: ServerResponse, call: HttpCall, finished?: () => void): void {
+export function settleWhenFinished(
+  res: ServerResponse,
+  call: HttpCall,
+  finished?: () => void,
+  body?: () => unknown,
+): void {
   const queue = finishQueue(res, call);
-  if (queue !== undefined) queue.push(() => settleEnded(res, call, finished));
-  else settleOnClose(res, call, finished);
+  if (queue !== undefined) queue.push(() => settleEnded(res, call, finished, body));
+  else settleOnClose(res, call, finished, body);
 }

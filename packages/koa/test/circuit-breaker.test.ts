@@ -13,6 +13,7 @@ import {
   delay,
   expectCycle,
   expectRefusalsNotCountedOutside,
+  failingSource,
   flood,
   gate,
   listen,
@@ -354,6 +355,28 @@ describe.each(majors)('Koa $major', ({ Koa }) => {
     // A streamed answer ends only once the client has read it: still no timeout.
     await readSlowly(url, '/stream', 300, () => stats()?.totalCalls === 2);
     expect(stats()).toMatchObject({ successes: 2, timeouts: 0 });
+  });
+
+  it.each([
+    ['counted only', {}],
+    ['holding a permit', { timeoutMs: 5_000 }],
+  ])('counts a body cut short by its failing source as a failure (%s)', async (_path, options) => {
+    const registry = new Registry();
+    const app = createApp(Koa);
+    mount(app, '/export', circuitBreaker({ name: 'export', registry, ...options }), (ctx) => {
+      ctx.type = 'text/plain';
+      ctx.body = failingSource();
+    });
+    const { url } = await listen(app.callback());
+
+    // Koa 2 leaves such a response open until its client gives up: this client waits 300 ms.
+    for (let i = 0; i < 3; i++) {
+      await fetch(`${url}/export`, { signal: AbortSignal.timeout(300) })
+        .then((response) => response.text())
+        .catch(() => undefined);
+    }
+    await until(() => registry.get('export')?.stats().totalCalls === 3);
+    expect(registry.get('export')?.stats()).toMatchObject({ failures: 3, successes: 0 });
   });
 
   it('keeps the breakers of two routes apart', async () => {

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import type { HttpCall } from '../http/http-guard.js';
-import { settleOnClose } from './settle-on-close.js';
+import { settleCut, settleOnClose } from './settle-on-close.js';
 
 /** Taken from Node's own prototype: see `settleOnClose`. */
 const on = EventEmitter.prototype.on;
@@ -41,8 +41,9 @@ class Watched {
   }
 
   /**
-   * The connection closed: the responses still watched will never finish (their client went
-   * away), so their calls are settled as neither success nor failure. One listener per
+   * The connection closed: the responses still watched will never finish, so their calls are
+   * settled as neither success nor failure (their client went away), or as failures when the
+   * server's side cut them with an error (see `settleCut`). One listener per
    * connection, added with its record, stands for a listener per response.
    */
   abandon(): void {
@@ -50,8 +51,9 @@ class Watched {
     this.call = undefined;
     this.more = undefined;
     for (const call of waiting) {
+      const response = call.response as ServerResponse;
       call.response = undefined;
-      call.abort();
+      settleCut(response, call);
     }
   }
 

@@ -1,10 +1,11 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type AddressInfo, connect, type Socket } from 'node:net';
+import { createServer, IncomingMessage, type Server, ServerResponse } from 'node:http';
+import { type AddressInfo, connect, Socket } from 'node:net';
+import { pipeline, Readable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BIG_ANSWER, delay, ManualClock, pipelined, readSlowly, until } from '../../../../test/support/index.js';
 import { HttpGuard, Refusal } from '../http/http-guard.js';
 import { Registry } from '../registry/registry.js';
-import { settleOnClose } from './settle-on-close.js';
+import { settleCut, settleOnClose } from './settle-on-close.js';
 
 let server: Server | undefined;
 
@@ -67,6 +68,52 @@ describe('settleOnClose', () => {
 
     expect(registry.get('orders')?.stats()).toMatchObject({ totalCalls: 0, successes: 0, failures: 0 });
     expect(finished).not.toHaveBeenCalled();
+  });
+
+  it('counts a response cut short because the stream it was sent from failed as a failure', async () => {
+    let cut = 0;
+    const { url, registry } = await serve((_req, res) => {
+      res.on('close', () => cut++);
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      let sent = false;
+      const source = new Readable({
+        read() {
+          if (sent) setTimeout(() => this.destroy(new Error('upstream connection reset')), 10);
+          else this.push('first chunk');
+          sent = true;
+        },
+      });
+      // The source fails: pipeline destroys the response with its error.
+      pipeline(source, res, () => {});
+    });
+
+    await fetch(`${url}/pipeline`)
+      .then((r) => r.text())
+      .catch(() => undefined);
+    await until(() => cut === 1);
+    expect(registry.get('orders')?.stats()).toMatchObject({ totalCalls: 1, failures: 1 });
+  });
+
+  it('settles a response its client cut short as neither, when a failed source is not its own', () => {
+    const registry = new Registry();
+    const guard = new HttpGuard<IncomingMessage>({ name: 'orders', registry, timeoutMs: 60_000 });
+    const req = new IncomingMessage(new Socket());
+    const res = new ServerResponse(req);
+    const call = guard.admit(req);
+    if (call instanceof Refusal) throw new Error('expected a permit');
+    const failed = new Readable({ read() {} });
+    failed.on('error', () => {});
+    failed.destroy(new Error('boom'));
+    // A client that went away: no error on the response, none on the body given.
+    settleCut(res, call, new Readable({ read() {} }));
+    expect(registry.get('orders')?.stats()).toMatchObject({ totalCalls: 0, failures: 0 });
+
+    const second = guard.admit(req);
+    if (second instanceof Refusal) throw new Error('expected a permit');
+    settleCut(res, second, failed);
+    expect(registry.get('orders')?.stats()).toMatchObject({ totalCalls: 1, failures: 1 });
+    second.abort();
+    call.abort();
   });
 
   it('settles probes queued behind another response on a connection that drops (pipelining)', async () => {

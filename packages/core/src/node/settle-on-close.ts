@@ -38,13 +38,49 @@ export function isAnswered(res: ServerResponse): boolean {
 }
 
 /**
- * Settles `call` for a response that is over (closed, or finished): by the status it finished
- * with, then `finished`, or as neither success nor failure (`abort`) when the connection went
- * away before it was ended.
+ * The error a response was destroyed with by the server's side (`res.destroy(error)`: a stream
+ * piped into it failed, as `pipeline` reports it), or undefined: a response cut because its
+ * client went away carries none, or Node's premature-close error, which says just that.
  */
-export function settleEnded(res: ServerResponse, call: HttpCall, finished?: () => void): void {
+export function cutByError(res: ServerResponse): Error | undefined {
+  return failure((res as { errored?: unknown }).errored);
+}
+
+/** `error` when it says something failed; undefined for none, or for Node's premature close (a client that left). */
+function failure(error: unknown): Error | undefined {
+  if (!(error instanceof Error)) return undefined;
+  return (error as { code?: unknown }).code === 'ERR_STREAM_PREMATURE_CLOSE' ? undefined : error;
+}
+
+/**
+ * The error a stream failed with (Node's `readable.errored`), or undefined: none, or the
+ * premature close of a body whose client left (Koa 3 pipes the body, and so destroys it then).
+ */
+function streamError(body: unknown): Error | undefined {
+  return typeof body === 'object' && body !== null ? failure((body as { errored?: unknown }).errored) : undefined;
+}
+
+/**
+ * Settles `call` for a response that closed before it was ended: a failure when the server's
+ * side cut it with an error (a streamed body whose source failed; see `cutByError`), or when
+ * `body`, the stream the response was being sent from, failed (a framework that leaves such a
+ * response open until its client gives up, as Koa 2 does), else neither success nor failure
+ * (the client went away).
+ */
+export function settleCut(res: ServerResponse, call: HttpCall, body?: unknown): void {
+  const error = cutByError(res) ?? streamError(body);
+  if (error === undefined) call.abort();
+  else call.fail(error);
+}
+
+/**
+ * Settles `call` for a response that is over (closed, or finished): by the status it finished
+ * with, then `finished`, or, when it closed before it was ended, as `settleCut` says (`body`:
+ * the stream it was being sent from, if the adapter knows it).
+ */
+export function settleEnded(res: ServerResponse, call: HttpCall, finished?: () => void, body?: () => unknown): void {
   if (!hasEnded(res)) {
-    call.abort();
+    settleCut(res, call, body?.());
     return;
   }
   call.complete(res.statusCode, res);
@@ -127,7 +163,7 @@ export function onResponseOver(res: ServerResponse, listener: () => void): void 
  * timed out once `res` was ended, and its duration (for the slow-call rule) ends when `res` was
  * ended: what a slow client takes to read it is not the upstream's time.
  */
-export function settleOnClose(res: ServerResponse, call: HttpCall, finished?: () => void): void {
+export function settleOnClose(res: ServerResponse, call: HttpCall, finished?: () => void, body?: () => unknown): void {
   if (call.holdsPermit) {
     // Its deadline checks whether the response was ended before counting a timeout.
     call.response = res;
@@ -137,6 +173,6 @@ export function settleOnClose(res: ServerResponse, call: HttpCall, finished?: ()
   onResponseOver(res, () => {
     // A settled call keeps nothing of its response (a request decoration may outlive it).
     call.response = undefined;
-    settleEnded(res, call, finished);
+    settleEnded(res, call, finished, body);
   });
 }
