@@ -194,7 +194,7 @@ describe('breaker options', () => {
   it('reject unknown options, listing the known ones', () => {
     expect(construct({ failureTreshold: 3 })).toThrow(TypeError);
     expect(construct({ failureTreshold: 3 })).toThrow(
-      /Unknown option "failureTreshold": expected one of .*failureThreshold/,
+      /Unknown option "failureTreshold": got 3, expected one of .*failureThreshold/,
     );
   });
 
@@ -218,7 +218,7 @@ describe('breakerOptionProblems', () => {
     expect(problems.map((p) => p.message)).toEqual([
       'Invalid option "halfOpenMaxRequests": got 20000, expected an integer from 1 to 10000',
       'Invalid option "backoffMultiplier": got Infinity, expected a finite number of at least 1',
-      expect.stringMatching(/^Unknown option "failureTreshold": expected one of /),
+      expect.stringMatching(/^Unknown option "failureTreshold": got 3, expected one of /),
       'Invalid option "slowCallRateThreshold": got undefined, expected a value because "slowCallDurationMs" is set',
     ]);
     expect(problems[3]).toMatchObject({ option: 'slowCallRateThreshold', with: 'slowCallDurationMs' });

@@ -183,7 +183,8 @@ export function breakerOptionProblems(
       if (allowed !== undefined) problems.push(problem(key, value, allowed));
     } else if (!extraKeys?.has(key)) {
       const known = [...KNOWN, ...(extraKeys ?? [])].join(', ');
-      problems.push({ option: key, value, message: `Unknown option "${key}": expected one of ${known}` });
+      const message = `Unknown option "${key}": got ${showValue(value)}, expected one of ${known}`;
+      problems.push({ option: key, value, message });
     }
   }
   if (beneath === false) return problems;

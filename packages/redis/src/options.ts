@@ -85,7 +85,10 @@ function checkTime(option: string, value: unknown): void {
 function checkLogger(value: unknown): void {
   if (
     value !== undefined &&
-    (typeof value !== 'object' || value === null || typeof (value as Logger).warn !== 'function')
+    (typeof value !== 'object' ||
+      value === null ||
+      typeof (value as Logger).warn !== 'function' ||
+      typeof (value as Logger).info !== 'function')
   ) {
     fail('logger', value, 'an object with warn() and info() methods');
   }
@@ -93,7 +96,10 @@ function checkLogger(value: unknown): void {
 
 function checkKnown(options: Record<string, unknown>, known: readonly string[]): void {
   for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new TypeError(`Unknown option "${key}": expected one of ${known.join(', ')}`);
+    if (!known.includes(key)) {
+      const value = options[key];
+      throw new TypeError(`Unknown option "${key}": got ${showValue(value)}, expected one of ${known.join(', ')}`);
+    }
   }
 }
 
@@ -112,7 +118,12 @@ export function validateCacheOptions(options: unknown): asserts options is Redis
   checkObject(options);
   checkKnown(options, ['client', 'prefix', 'timeoutMs', 'logger']);
   const client = options.client as Partial<Redis> | undefined;
-  if (typeof client !== 'object' || client === null || typeof client.get !== 'function') {
+  if (
+    typeof client !== 'object' ||
+    client === null ||
+    typeof client.get !== 'function' ||
+    typeof client.set !== 'function'
+  ) {
     fail('client', client, 'an ioredis client (Redis or Cluster)');
   }
   if (options.prefix !== undefined && typeof options.prefix !== 'string') fail('prefix', options.prefix, 'a string');

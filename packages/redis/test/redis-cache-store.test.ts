@@ -131,6 +131,13 @@ describe('RedisCacheStore', () => {
     const lazy = new Redis({ lazyConnect: true });
     expect(() => new RedisCacheStore({ client: lazy, timeoutMs: 0 })).toThrow(/Invalid option "timeoutMs": got 0/);
     expect(() => new RedisCacheStore({ client: 'redis://x' as never })).toThrow(/Invalid option "client"/);
+    // Reads alone would do for a lookup, but every write would then fail as an "outage".
+    expect(() => new RedisCacheStore({ client: { get: () => null } as never })).toThrow(/Invalid option "client"/);
+    const warnOnly = { warn: () => {} } as never;
+    expect(() => new RedisCacheStore({ client: lazy, logger: warnOnly })).toThrow(/Invalid option "logger"/);
+    expect(() => new RedisCacheStore({ client: lazy, ttl: 5 } as never)).toThrow(
+      /Unknown option "ttl": got 5, expected one of client, prefix, timeoutMs, logger/,
+    );
     lazy.disconnect();
   });
 });
