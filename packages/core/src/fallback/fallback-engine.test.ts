@@ -255,6 +255,17 @@ describe('cache strategy: what is kept', () => {
     expect([...map.keys()]).toEqual(['GET /real']);
   });
 
+  it('does not keep an answer that varies with request headers the key does not hold', () => {
+    const { store, map } = mapStore();
+    const engine = new FallbackEngine({ strategy: 'cache', store }, { registry });
+    engine.remember(get('/language'), {}, ok('Bonjour', { vary: 'Accept-Language' }), 0);
+    engine.remember(get('/format'), {}, ok('x', { vary: ['Origin', 'Accept'] }), 0);
+    engine.remember(get('/anything'), {}, ok('x', { vary: '*' }), 0);
+    engine.remember(get('/cors'), {}, ok('x', { vary: 'Origin, Accept-Encoding' }), 0);
+    engine.remember(get('/plain'), {}, ok('x'), 0);
+    expect([...map.keys()]).toEqual(['GET /cors', 'GET /plain']);
+  });
+
   it('does not keep responses with Set-Cookie or Cache-Control private/no-store unless cachePrivate', () => {
     const privateHeaders: Record<string, string | string[]>[] = [
       { 'set-cookie': ['sid=1; HttpOnly'] },

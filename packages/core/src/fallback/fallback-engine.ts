@@ -20,6 +20,23 @@ import type {
 /** Header that marks every fallback response with the strategy that produced it. */
 export const FALLBACK_HEADER = 'x-circuit-fallback';
 
+/**
+ * Request headers an answer may vary with and still be kept under the cache key: encoded bodies
+ * are never kept (see `remember`), and the only header kept with a body is its content type, so
+ * what `Accept-Encoding` and `Origin` (CORS) change is never replayed.
+ */
+const HARMLESS_VARY = new Set(['accept-encoding', 'origin']);
+
+function variesWithKeyOnly(vary: unknown): boolean {
+  if (vary === undefined) return true;
+  const names = ([] as unknown[])
+    .concat(vary)
+    .flatMap((value) => String(value).split(','))
+    .map((name) => name.trim().toLowerCase())
+    .filter((name) => name !== '');
+  return names.every((name) => HARMLESS_VARY.has(name));
+}
+
 /** What an adapter hands the engine besides the options. */
 export interface FallbackContext {
   registry: Registry;
@@ -163,6 +180,9 @@ export class FallbackEngine<Req = unknown> {
     // A fallback another breaker answered with (a route breaker's, seen by an app-wide one) is no
     // fresh answer of the upstream: kept, it would stand for the real one, and outlive its ttl.
     if (response.headers[FALLBACK_HEADER] !== undefined) return;
+    // An answer that varies with request headers the key does not hold (language, format, a
+    // user's cookie) would be served to requests it was not made for.
+    if (!variesWithKeyOnly(response.headers.vary)) return;
     if (options.cachePrivate !== true && !isSharedResponse(response.headers)) return;
     // An encoded body (gzip…) would be replayed without its encoding, or decoded as text.
     const encoding = response.headers['content-encoding'];
