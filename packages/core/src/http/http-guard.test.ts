@@ -768,7 +768,7 @@ describe('HttpGuard.refusal', () => {
     expect(JSON.parse(wire.body as string)).toEqual({
       error: 'Service Unavailable',
       message: 'Service plain is temporarily unavailable',
-      circuitBreakerState: 'FORCED_OPEN',
+      circuitBreakerState: 'OPEN',
       retryAfter: 10,
     });
   });

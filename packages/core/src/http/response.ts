@@ -103,7 +103,7 @@ export function toWire(descriptor: ResponseDescriptor, extraHeaders?: Record<str
 export interface RejectionBody {
   error: 'Service Unavailable';
   message: string;
-  circuitBreakerState: string;
+  circuitBreakerState: 'OPEN';
   retryAfter: number;
 }
 
@@ -114,14 +114,17 @@ export function retryAfterSeconds(error: CircuitOpenError): number {
 
 /**
  * The structured 503 for a refused request: JSON body, `Retry-After`, nothing of any upstream
- * error. A breaker refused by its group reports `OPEN`, the state its callers experience.
+ * error. `circuitBreakerState` is `"OPEN"`, the body the SPEC fixes, whatever refused the request
+ * (an open circuit, a full HALF_OPEN, `forceOpen()`, the breaker's group, a timeout): the state
+ * its callers experience. Code that needs to tell those apart has the `CircuitOpenError`'s
+ * `state` and `reason`.
  */
 export function rejectionResponse(error: CircuitOpenError): WireResponse {
   const retryAfter = retryAfterSeconds(error);
   const body: RejectionBody = {
     error: 'Service Unavailable',
     message: `Service ${error.breaker} is temporarily unavailable`,
-    circuitBreakerState: error.reason === 'group' ? 'OPEN' : error.state,
+    circuitBreakerState: 'OPEN',
     retryAfter,
   };
   return {
