@@ -115,6 +115,6 @@ describe('CircuitBreaker events', () => {
         'a "stateChange" listener of circuit breaker "payments" threw: metrics exporter down',
       ],
     ]);
-    expect((warnings[0]?.cause as Error).message).toBe('metrics exporter down');
+    expect(warnings[0]?.cause).toMatchObject({ message: 'metrics exporter down' });
   });
 });
