@@ -141,11 +141,28 @@ export function failingSource(): Readable {
   });
 }
 
-/** Reads `url` through, whatever happens to the body; resolves once the exchange is over. */
-export async function readThrough(url: string): Promise<void> {
-  await fetch(url)
-    .then((response) => response.text())
-    .catch(() => undefined);
+/** The two ways an adapter settles a call: counted when it finishes, or holding a permit. */
+export const CALL_PATHS = [
+  ['counted only', {}],
+  ['holding a permit', { timeoutMs: 5_000 }],
+] as const;
+
+/**
+ * Asks `url` three times for a body whose source fails mid-way (see `failingSource`), each read
+ * through or given up after 300 ms (Koa 2 leaves such a response open), and expects the three
+ * calls that `stats` reads to be counted as failures.
+ */
+export async function expectCutBodiesFailed(
+  url: string,
+  stats: () => { totalCalls: number } | undefined,
+): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    await fetch(url, { signal: AbortSignal.timeout(300) })
+      .then((response) => response.text())
+      .catch(() => undefined);
+  }
+  await until(() => stats()?.totalCalls === 3);
+  expect(stats()).toMatchObject({ failures: 3, successes: 0 });
 }
 
 /** `BIG_ANSWER` as a stream of 64 KiB chunks: a streamed body, which ends only once the client read it. */
@@ -177,6 +194,25 @@ export async function readSlowly(url: string, path: string, pauseMs: number, cou
   client.resume();
   await until(() => counted() && received > BIG_ANSWER.length);
   client.destroy();
+}
+
+/** Breaker options for `expectSlowReadersNotCounted`: a 100 ms timeout, calls over 50 ms slow. */
+export const SLOW_READER_OPTIONS = { timeoutMs: 100, slowCallDurationMs: 50, slowCallRateThreshold: 1 } as const;
+
+/**
+ * Reads `/file` (`BIG_ANSWER`, sent at once) then `/stream` (`bigStream()`) slowly (see
+ * `readSlowly`), both under one breaker with `SLOW_READER_OPTIONS`, whose stats `stats` reads:
+ * neither is a timeout, and the whole answer read slowly is no slow call either.
+ */
+export async function expectSlowReadersNotCounted(
+  url: string,
+  stats: () => { totalCalls: number } | undefined,
+): Promise<void> {
+  await readSlowly(url, '/file', 300, () => stats()?.totalCalls === 1);
+  expect(stats()).toMatchObject({ successes: 1, slowCalls: 0, timeouts: 0 });
+  // A streamed answer ends only once the client has read it: still no timeout.
+  await readSlowly(url, '/stream', 300, () => stats()?.totalCalls === 2);
+  expect(stats()).toMatchObject({ successes: 2, timeouts: 0 });
 }
 
 /** Headers a slow handler sets about its own answer before it times out (see core's `isAnswerHeader`). */
