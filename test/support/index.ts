@@ -224,11 +224,13 @@ export const HANDLER_ANSWER_HEADERS: Record<string, string> = {
 
 /**
  * That a timeout fallback went out without the headers of `HANDLER_ANSWER_HEADERS`, and with
- * `access-control-allow-origin: *`, which middleware before the breaker set for every answer.
+ * `access-control-allow-origin: *` and `content-security-policy: default-src 'self'`, which
+ * middleware before the breaker set for every answer.
  */
 export function expectFallbackWithoutHandlerHeaders(header: (name: string) => string | null | undefined): void {
   expect(header('x-circuit-fallback')).toBe('default');
   expect(header('access-control-allow-origin')).toBe('*');
+  expect(header('content-security-policy')).toBe("default-src 'self'");
   for (const name of Object.keys(HANDLER_ANSWER_HEADERS)) expect(header(name) ?? null).toBeNull();
 }
 

@@ -188,7 +188,7 @@ export function breakerOptionProblems(
     }
   }
   if (beneath === false) return problems;
-  const merged = { ...beneath, ...defined(options) };
+  const merged = { ...beneath, ...definedOptions(options) };
   const { slowCallDurationMs, slowCallRateThreshold, recoveryTimeoutMs, maxRecoveryTimeoutMs } = merged;
   if ((slowCallDurationMs === undefined) !== (slowCallRateThreshold === undefined)) {
     const [given, missing] =
@@ -210,8 +210,9 @@ export function breakerOptionProblems(
 }
 
 /** `options` without the keys set to undefined, which leave what is beneath them in a merge. */
-function defined(options: Partial<CircuitBreakerOptions>): Partial<CircuitBreakerOptions> {
-  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+export function definedOptions<T extends object>(options: T | undefined): Partial<T> {
+  if (options === undefined) return {};
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
 }
 
 /**

@@ -324,6 +324,7 @@ describe.each(majors)('Express $major fallbacks', ({ express }) => {
       const app = express();
       app.use((_req: Request, res: Response, next: NextFunction) => {
         res.setHeader('access-control-allow-origin', '*');
+        res.setHeader('content-security-policy', "default-src 'self'");
         next();
       });
       const fallback = { strategy: 'default', response: { body: { degraded: true } } } as const;

@@ -329,6 +329,7 @@ describe.each(frameworks)('%s fallbacks', (_label, fastify) => {
     app = fastify();
     app.addHook('onRequest', async (_request, reply) => {
       reply.header('access-control-allow-origin', '*');
+      reply.header('content-security-policy', "default-src 'self'");
     });
     await app.register(breakwater, {
       registry,

@@ -318,6 +318,7 @@ describe.each(majors)('Koa $major fallbacks', ({ Koa }) => {
       const app = createApp(Koa);
       app.use(async (ctx, next) => {
         ctx.set('access-control-allow-origin', '*');
+        ctx.set('content-security-policy', "default-src 'self'");
         await next();
       });
       const fallback = { strategy: 'default', response: { body: { degraded: true } } } as const;

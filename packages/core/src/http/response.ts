@@ -20,11 +20,19 @@ export interface WireResponse {
   body: string | Uint8Array;
 }
 
-/** Headers about an answer itself, besides the `content-*` ones: see `isAnswerHeader`. */
+/** Headers about an answer itself: see `isAnswerHeader`. */
 const ANSWER_HEADERS = new Set([
   'accept-ranges',
   'age',
   'cache-control',
+  'content-disposition',
+  'content-encoding',
+  'content-language',
+  'content-length',
+  'content-location',
+  'content-md5',
+  'content-range',
+  'content-type',
   'etag',
   'expires',
   'last-modified',
@@ -40,11 +48,10 @@ const ANSWER_HEADERS = new Set([
  * Whether a header describes the answer it was set on (its body, caching, cookies): what a
  * handler set before it timed out must not go out with the fallback that answers instead (a
  * placeholder cached by a CDN for a day, a file name, a session cookie). Headers that middleware
- * set for every answer (CORS, security, a request id, `Vary`) stay.
+ * set for every answer (CORS, security such as `Content-Security-Policy`, a request id, `Vary`) stay.
  */
 export function isAnswerHeader(name: string): boolean {
-  const lower = name.toLowerCase();
-  return lower.startsWith('content-') || ANSWER_HEADERS.has(lower);
+  return ANSWER_HEADERS.has(name.toLowerCase());
 }
 
 /** A header name as HTTP allows it (RFC 9110's token), as Node checks it. */

@@ -70,6 +70,11 @@ describe('Registry', () => {
       'Invalid option "slowCallRateThreshold": got undefined, expected a value because "slowCallDurationMs" is set',
     );
     expect(bare.getOrCreate('half', { slowCallRateThreshold: 0.5 }).options.slowCallRateThreshold).toBe(0.5);
+
+    // Defaults apply to every name, declared or not: an incomplete pair there is refused at once.
+    expect(() => new Registry({ defaults: { slowCallDurationMs: 100 } })).toThrow(/"slowCallRateThreshold"/);
+    // An option given as undefined leaves the default beneath it, as the checks assume.
+    expect(registry.getOrCreate('plain', { slowCallDurationMs: undefined }).options.slowCallDurationMs).toBe(500);
   });
 
   it('keeps declarations, merged per name, for adapters to read', () => {

@@ -2,7 +2,7 @@ import { CircuitBreaker, type CircuitBreakerStats } from '../circuit/circuit-bre
 import { CircuitState } from '../circuit/state.js';
 import type { BreakerStore } from '../circuit/sync.js';
 import { showValue } from '../errors/invalid-option.js';
-import { type CircuitBreakerOptions, validateBreakerOptions } from '../options.js';
+import { type CircuitBreakerOptions, definedOptions, validateBreakerOptions } from '../options.js';
 import { BreakerGroup, type GroupOptions } from './group.js';
 
 /** Breaker options without the name, as defaults and per-name declarations hold them. */
@@ -64,8 +64,7 @@ export class Registry {
       throw new TypeError(`Invalid registry options: got ${showValue(options)}, expected an object`);
     }
     this.defaults = { ...options.defaults };
-    // The rules that tie two options together wait for the merge: a declaration may complete a pair.
-    validateBreakerOptions(this.defaults, undefined, false);
+    validateBreakerOptions(this.defaults);
     this.store = options.store;
   }
 
@@ -76,10 +75,11 @@ export class Registry {
   getOrCreate(name: string, options?: BreakerDefaults): CircuitBreaker {
     const existing = this.breakers.get(name);
     if (existing !== undefined) return existing;
+    // An option given as undefined leaves what is beneath it, as the checks over the layers assume.
     const breaker = new CircuitBreaker({
       ...this.defaults,
-      ...this.declarations.get(name)?.options,
-      ...options,
+      ...definedOptions(this.declarations.get(name)?.options),
+      ...definedOptions(options),
       name,
     });
     this.add(breaker);
