@@ -128,7 +128,9 @@ describe('@circuitBreaker', () => {
 
   it('names the breaker after the class that declares the method: static methods, and subclasses', async () => {
     const registry = new Registry();
-    const { Payments, Users, Child, Base } = compileDecorated<Record<string, new () => Record<string, () => unknown>>>(
+    const { Payments, Users, Child, Base, Refunds } = compileDecorated<
+      Record<string, new () => Record<string, () => unknown>>
+    >(
       `
       class Payments {
         @circuitBreaker({ registry, failureThreshold: 1 })
@@ -143,13 +145,15 @@ describe('@circuitBreaker', () => {
         async load() { return 'loaded'; }
       }
       class Child extends Base {}
-      const result = { Payments, Users, Base, Child };
+      class Refunds extends Payments {}
+      const result = { Payments, Users, Base, Child, Refunds };
     `,
       { circuitBreaker, registry },
     );
     const statics = (cls: unknown) => cls as { fetch(): Promise<unknown> };
 
-    await expect(statics(Payments).fetch()).rejects.toThrow('payments down');
+    // Called first through a subclass: still Payments' breaker.
+    await expect(statics(Refunds).fetch()).rejects.toThrow('payments down');
     // One class's open breaker is not another's.
     await expect(statics(Users).fetch()).resolves.toBe('users');
     await expect(new (Child as new () => { load(): Promise<unknown> })().load()).resolves.toBe('loaded');

@@ -75,21 +75,21 @@ export function circuitBreaker(options: DecoratorOptions = {}) {
 
 /**
  * The name of the class that declares a decorated method, from the object it is first called on:
- * for a static method that object is the class; for an instance method, the class whose prototype
- * holds the method (a subclass's instance must not name the breaker after the subclass).
+ * the class (or, for an instance method, the prototype) up its chain that holds the method, so
+ * that a subclass calling an inherited method does not name the breaker after itself.
  */
 function ownerName(self: unknown, isStatic: boolean, key: string | symbol, method: unknown): string | undefined {
   if (self === null || self === undefined) return undefined;
-  if (isStatic) {
-    const name = (self as { name?: unknown }).name;
-    return typeof name === 'string' && name !== '' ? name : undefined;
-  }
+  // A static method is held by its class itself, an instance method by its class's prototype.
+  const className = (holder: object): unknown =>
+    isStatic ? (holder as { name?: unknown }).name : (holder as { constructor?: { name?: unknown } }).constructor?.name;
+  let name: unknown;
   for (let holder: object | null = Object(self); holder !== null; holder = Object.getPrototypeOf(holder)) {
     if (Object.getOwnPropertyDescriptor(holder, key)?.value === method) {
-      const name = (holder as { constructor?: { name?: unknown } }).constructor?.name;
-      return typeof name === 'string' && name !== '' ? name : undefined;
+      name = className(holder);
+      break;
     }
   }
-  const name = (self as { constructor?: { name?: unknown } }).constructor?.name;
+  name ??= className(Object(self));
   return typeof name === 'string' && name !== '' ? name : undefined;
 }

@@ -415,7 +415,7 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
       return;
     }
     if (outcome === Outcome.RELEASE) return;
-    this.record(now, outcome, (permit.endedAt ?? now) - permit.startedAt, error, probe);
+    this.record(now, outcome, now - permit.startedAt, error, probe);
   }
 
   /**
@@ -486,11 +486,6 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
         return;
       }
     }
-  }
-
-  /** @internal Whether a call's duration counts (see `untimed`): HTTP adapters then note when a response was ended. */
-  measuresDurations(): boolean {
-    return !this.untimed();
   }
 
   /**

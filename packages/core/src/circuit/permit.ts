@@ -34,12 +34,6 @@ export class Permit implements Disposable {
   readonly generation: number;
   /** @internal Probe slot in HALF_OPEN, or -1. */
   readonly probeSlot: number;
-  /**
-   * @internal Clock time at which the work ended, when that was before the permit was settled:
-   * an HTTP response that was ended, then read by a slow client. The call's duration (what the
-   * slow-call rule and the `success`/`failure` events see) ends there, not at settlement.
-   */
-  endedAt: number | undefined = undefined;
   private readonly owner: PermitOwner;
 
   /** @internal */

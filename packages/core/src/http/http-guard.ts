@@ -479,8 +479,12 @@ export class HttpCall {
       this.timer = undefined;
       if (this.settled) return;
       // Answered in time, its last bytes still on their way (or waiting for a slow client to read
-      // them): counted by its status when it closes.
-      if (this.response !== undefined && isAnswered(this.response as ServerResponse)) return;
+      // them): counted by its status now (see `answered`).
+      const response = this.response as ServerResponse | undefined;
+      if (response !== undefined && isAnswered(response)) {
+        this.answered(response);
+        return;
+      }
       this.markSettled();
       this.timedOut = true;
       permit.timeout();
@@ -490,19 +494,14 @@ export class HttpCall {
   }
 
   /**
-   * Whether the call's duration counts (a slow-call rule, a `success` or `failure` listener): an
-   * adapter then calls `markEnded` when the response is ended. False for a call without a permit.
+   * The response was ended (all of it handed to the connection), or at the deadline its headers
+   * went out and its body waits for a slow client (see `isAnswered`): the upstream has answered,
+   * so a call that holds a permit is counted now, by the status, rather than when the response
+   * closes. A slow client's read is then neither part of the call's duration (the slow-call rule)
+   * nor able to keep a HALF_OPEN probe open until the breaker expires it.
    */
-  get measured(): boolean {
-    return this.permit !== undefined && this.breaker.measuresDurations();
-  }
-
-  /**
-   * The response was ended (all of it handed to the connection): the call's duration ends now,
-   * whatever a slow client then takes to read it. Settled later, when the response closes.
-   */
-  markEnded(): void {
-    if (this.permit !== undefined && !this.settled) this.permit.endedAt = this.breaker.options.clock.now();
+  answered(response: ServerResponse): void {
+    if (!this.settled) this.complete(Reflect.get(response, 'statusCode') as number, response);
   }
 
   /**

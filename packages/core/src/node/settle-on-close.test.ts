@@ -208,7 +208,8 @@ describe('settleOnClose', () => {
     const client = connect(port, '127.0.0.1', () => client.write('GET /file HTTP/1.1\r\nHost: x\r\n\r\n'));
     client.pause();
     await delay(300);
-    expect(breaker()?.stats()).toMatchObject({ timeouts: 0, failures: 0, successes: 0 });
+    // Counted when it was ended, by its status, while its client has not read it yet.
+    expect(breaker()?.stats()).toMatchObject({ timeouts: 0, failures: 0, successes: 1 });
     expect(breaker()?.state).toBe('CLOSED');
 
     let received = 0;
@@ -257,5 +258,43 @@ describe('settleOnClose', () => {
     await until(() => breaker()?.stats().successes === 2);
     expect(breaker()?.stats()).toMatchObject({ successes: 2, slowCalls: 1 });
     expect(durations[1]).toBeGreaterThanOrEqual(240);
+  });
+
+  it('closes a HALF_OPEN circuit on a probe answered in time, however slowly its client reads', async () => {
+    const registry = new Registry();
+    const guard = new HttpGuard<IncomingMessage>({
+      name: 'files',
+      registry,
+      timeoutMs: 100,
+      recoveryTimeoutMs: 100,
+      failureThreshold: 1,
+      successThreshold: 1,
+    });
+    server = createServer((req, res) => {
+      const call = guard.admit(req);
+      if (call instanceof Refusal) {
+        res.statusCode = 503;
+        res.end();
+        return;
+      }
+      settleOnClose(res, call);
+      call.armTimeout();
+      res.statusCode = req.url === '/fail' ? 500 : 200;
+      res.end(req.url === '/fail' ? 'down' : BIG_ANSWER);
+    });
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const breaker = () => registry.get('files');
+
+    expect((await fetch(`${url}/fail`)).status).toBe(500);
+    expect(breaker()?.state).toBe('OPEN');
+    await delay(120);
+    // The probe: 16 MiB answered at once, to a client that reads nothing for 300 ms. Past the
+    // probe's own deadline, the circuit is CLOSED, not re-opened by an expired probe.
+    const reading = readSlowly(url, '/file', 300, () => breaker()?.stats().successes === 1);
+    await delay(200);
+    expect(breaker()?.state).toBe('CLOSED');
+    await reading;
+    expect(breaker()?.stats()).toMatchObject({ successes: 1, timeouts: 0, failures: 1 });
   });
 });

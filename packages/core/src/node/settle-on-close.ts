@@ -159,16 +159,17 @@ export function onResponseOver(res: ServerResponse, listener: () => void): void 
 /**
  * Settles `call` when `res` is over (see `settleEnded` and `onResponseOver`). This one listener
  * stands in for on-finished's four (and its async resource) at a fraction of the cost.
- * `finished` runs after a finished response was counted. A call timed by `timeoutMs` is not
- * timed out once `res` was ended, and its duration (for the slow-call rule) ends when `res` was
- * ended: what a slow client takes to read it is not the upstream's time.
+ * `finished` runs when a finished response is over. A call that holds a permit is counted when
+ * `res` is ended (`prefinish`), by its status: what a slow client then takes to read it is not
+ * the upstream's time, for the deadline, the slow-call rule or a HALF_OPEN probe alike.
  */
 export function settleOnClose(res: ServerResponse, call: HttpCall, finished?: () => void, body?: () => unknown): void {
   if (call.holdsPermit) {
     // Its deadline checks whether the response was ended before counting a timeout.
     call.response = res;
-    // Node emits `prefinish` when `end()` handed the last of the response to the connection.
-    if (call.measured) on.call(res, 'prefinish', () => call.markEnded());
+    // Node emits `prefinish` when `end()` handed the last of the response to the connection: the
+    // call is counted then (see `HttpCall.answered`), not when a slow client has read it all.
+    on.call(res, 'prefinish', () => call.answered(res));
   }
   onResponseOver(res, () => {
     // A settled call keeps nothing of its response (a request decoration may outlive it).
