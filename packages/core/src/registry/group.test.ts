@@ -24,6 +24,15 @@ describe('breaker groups', () => {
     expect(registry.get('d')?.state).toBe('CLOSED');
   });
 
+  it('compare the share of OPEN members exactly: 57 of 100 is not more than 0.57', () => {
+    const names = Array.from({ length: 100 }, (_, i) => `m${i}`);
+    const { registry, trip } = setup(0.57, names);
+    trip(...names.slice(0, 57));
+    expect(registry.get('m99')?.tryAcquire()).toBeDefined();
+    trip('m57');
+    expect(registry.get('m99')?.tryAcquire()).toBeUndefined();
+  });
+
   it('make every CLOSED member reject with reason "group" once more than the threshold is OPEN', async () => {
     const { registry, group, trip } = setup(0.5);
     trip('a', 'b', 'c');

@@ -117,7 +117,8 @@ export class BreakerGroup {
     this.dirty = false;
     this.reopensAt = reopensAt;
     this.recheckAt = Math.min(recheckAt, reopensAt);
-    this.tripped = open > this.threshold * this.memberNames.size;
+    // A ratio, as the trip rules compare: 0.57 × 100 is 56.99999999999999 in floating point.
+    this.tripped = open / this.memberNames.size > this.threshold;
   }
 }
 
