@@ -121,7 +121,7 @@ export class Registry {
    */
   beneath(name?: string): BreakerDefaults {
     const declared = name === undefined ? undefined : this.declarations.get(name)?.options;
-    return declared === undefined ? this.defaults : { ...this.defaults, ...declared };
+    return { ...this.defaults, ...definedOptions(declared) };
   }
 
   /** Removes a breaker (and its store binding). Returns whether it existed. */
