@@ -128,9 +128,7 @@ describe('@circuitBreaker', () => {
 
   it('names the breaker after the class that declares the method: static methods, and subclasses', async () => {
     const registry = new Registry();
-    const { Users, Child, Base, Refunds } = compileDecorated<
-      Record<string, new () => Record<string, () => unknown>>
-    >(
+    const { Users, Child, Base, Refunds } = compileDecorated<Record<string, new () => Record<string, () => unknown>>>(
       `
       class Payments {
         @circuitBreaker({ registry, failureThreshold: 1 })
