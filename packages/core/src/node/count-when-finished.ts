@@ -59,18 +59,24 @@ class Watched {
 
   /**
    * Takes out the calls that watch `response`, and those of the responses before it, which will
-   * never finish (an upgraded or hijacked response) and are dropped uncounted.
+   * never finish (an upgraded or hijacked response): those are settled as neither.
    */
   take(response: ServerResponse): HttpCall[] {
     const waiting = [this.call as HttpCall, ...(this.more ?? [])];
     let last = waiting.length - 1;
     while (last >= 0 && (waiting[last] as HttpCall).response !== response) last--;
     if (last < 0) return [];
-    const calls = waiting.slice(0, last + 1).filter((call) => call.response === response);
+    const calls: HttpCall[] = [];
+    for (const call of waiting.slice(0, last + 1)) {
+      const mine = call.response === response;
+      call.response = undefined;
+      if (mine) calls.push(call);
+      // Settled as neither, so that its breaker does not look busy for ever.
+      else call.abort();
+    }
     const rest = waiting.slice(last + 1);
     this.call = rest[0];
     this.more = rest.length > 1 ? rest.slice(1) : undefined;
-    for (const call of calls) call.response = undefined;
     return calls;
   }
 }
