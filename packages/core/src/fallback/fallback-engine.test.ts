@@ -6,7 +6,7 @@ import { CircuitOpenError } from '../errors/circuit-open-error.js';
 import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
 import { Registry } from '../registry/registry.js';
 import { FALLBACK_HEADER, FallbackEngine, validateFallback } from './fallback-engine.js';
-import type { CachedResponse, CacheStore, RequestInfo } from './types.js';
+import type { CachedResponse, CacheStore, FallbackOptions, RequestInfo } from './types.js';
 
 /** A tiny real store: a Map that honours the TTL it is given, on the same clock as the breaker. */
 function mapStore(clock: { now(): number } = { now: () => 0 }) {
@@ -91,6 +91,15 @@ describe('validateFallback', () => {
       validateFallback({ strategy: 'alternative_service', url: 'https://backup.example/api', breaker: {} }),
     ).not.toThrow();
     expect(() => validateFallback({ strategy: 'custom', handler: () => ({}), timeoutMs: 100 })).not.toThrow();
+  });
+
+  it("checks the backup's breaker options over the registry defaults they are merged with", () => {
+    const defaults = { slowCallDurationMs: 500, slowCallRateThreshold: 0.5 };
+    const options = { strategy: 'alternative_service', url: 'http://b', breaker: { slowCallRateThreshold: 0.9 } };
+    expect(() => validateFallback(options, defaults)).not.toThrow();
+    expect(() => validateFallback(options)).toThrow(/"fallback.breaker.slowCallDurationMs": got undefined/);
+    const registry = new Registry({ defaults });
+    expect(() => new FallbackEngine(options as FallbackOptions, { registry })).not.toThrow();
   });
 
   it('is what the engine runs at construction', () => {

@@ -4,7 +4,7 @@ import { fetchThrough } from '../fetch/protected-fetch.js';
 import { type Logger, log } from '../http/logger.js';
 import { toWire, type WireResponse } from '../http/response.js';
 import { validateBreakerOptions } from '../options.js';
-import type { Registry } from '../registry/registry.js';
+import type { BreakerDefaults, Registry } from '../registry/registry.js';
 import { isSharedRequest, isSharedResponse } from './cache-policy.js';
 import { forwardableHeaders, joinUrl, relay } from './forward.js';
 import type {
@@ -70,7 +70,7 @@ function checkPositive(option: string, value: unknown): void {
 }
 
 /** Throws a `TypeError` naming the first invalid field of a fallback option. */
-export function validateFallback(options: unknown): asserts options is FallbackOptions {
+export function validateFallback(options: unknown, beneath: BreakerDefaults = {}): asserts options is FallbackOptions {
   if (typeof options !== 'object' || options === null) invalid('', options, 'an object with a "strategy"');
   const o = options as Record<string, unknown>;
   if (!STRATEGIES.includes(o.strategy as FallbackStrategy)) invalid('strategy', o.strategy, STRATEGIES.join(', '));
@@ -109,7 +109,8 @@ export function validateFallback(options: unknown): asserts options is FallbackO
       if (o.breaker !== undefined) {
         if (typeof o.breaker !== 'object' || o.breaker === null) invalid('breaker', o.breaker, 'breaker options');
         try {
-          validateBreakerOptions(o.breaker);
+          // Over the registry's defaults that the backup's breaker starts from (see `alternative`).
+          validateBreakerOptions(o.breaker, undefined, beneath);
         } catch (error) {
           throw new TypeError((error as Error).message.replace(/option "/, 'option "fallback.breaker.'));
         }
@@ -151,7 +152,7 @@ export class FallbackEngine<Req = unknown> {
   private readonly methods: ReadonlySet<string>;
 
   constructor(options: FallbackOptions<Req>, context: FallbackContext) {
-    validateFallback(options);
+    validateFallback(options, typeof context.registry?.beneath === 'function' ? context.registry.beneath() : {});
     this.options = options;
     this.strategy = options.strategy;
     this.context = context;
