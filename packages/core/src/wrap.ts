@@ -1,7 +1,7 @@
 import { CircuitBreaker } from './circuit/circuit-breaker.js';
 import { showValue } from './errors/invalid-option.js';
 import { type CircuitBreakerOptions, validateBreakerOptions } from './options.js';
-import { defaultRegistry, type Registry } from './registry/registry.js';
+import { defaultRegistry, optionsBeneath, type Registry } from './registry/registry.js';
 
 /** A function that runs under a breaker, with the breaker at hand. */
 export type Protected<Args extends unknown[], R> = ((...args: Args) => Promise<Awaited<R>>) & {
@@ -53,8 +53,11 @@ export type DecoratorOptions = Partial<CircuitBreakerOptions> & { registry?: Reg
  */
 export function circuitBreaker(options: DecoratorOptions = {}) {
   const { registry = defaultRegistry, name, ...rest } = options;
-  const beneath = typeof registry?.beneath === 'function' ? registry.beneath(name) : {};
-  validateBreakerOptions({ ...rest, ...(name === undefined ? {} : { name }) }, undefined, beneath);
+  validateBreakerOptions(
+    { ...rest, ...(name === undefined ? {} : { name }) },
+    undefined,
+    optionsBeneath(registry, name),
+  );
   return function decorate<This, Args extends unknown[], R>(
     method: (this: This, ...args: Args) => R,
     context: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => R>,

@@ -11,7 +11,6 @@ import {
   type RequestInfo,
   readBody,
   settleCut,
-  settleEnded,
   settleOnClose,
   silence,
   writeResponse,
@@ -207,7 +206,7 @@ export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next:
       const settle = (error: unknown, res?: ServerResponse): void => {
         if (res !== undefined) {
           // Cut short: a failure if the stream it was sent from failed (Koa 2 leaves such a response open).
-          if (hasEnded(res)) settleEnded(res, call);
+          if (hasEnded(res)) call.complete(res.statusCode, res);
           else settleCut(res, call, ctx.body);
           return;
         }

@@ -4,7 +4,7 @@ import { fetchThrough } from '../fetch/protected-fetch.js';
 import { type Logger, log } from '../http/logger.js';
 import { toWire, type WireResponse } from '../http/response.js';
 import { validateBreakerOptions } from '../options.js';
-import type { BreakerDefaults, Registry } from '../registry/registry.js';
+import { type BreakerDefaults, optionsBeneath, type Registry } from '../registry/registry.js';
 import { isSharedRequest, isSharedResponse } from './cache-policy.js';
 import { forwardableHeaders, joinUrl, relay } from './forward.js';
 import type {
@@ -152,7 +152,7 @@ export class FallbackEngine<Req = unknown> {
   private readonly methods: ReadonlySet<string>;
 
   constructor(options: FallbackOptions<Req>, context: FallbackContext) {
-    validateFallback(options, typeof context.registry?.beneath === 'function' ? context.registry.beneath() : {});
+    validateFallback(options, optionsBeneath(context.registry));
     this.options = options;
     this.strategy = options.strategy;
     this.context = context;

@@ -3,7 +3,7 @@ import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
 import { invalidOption } from '../errors/invalid-option.js';
 import { type FailureStatusCodes, HttpStatusError, statusClassifier } from '../http/outcome.js';
 import { validateBreakerOptions } from '../options.js';
-import { type BreakerDefaults, defaultRegistry, type Registry } from '../registry/registry.js';
+import { type BreakerDefaults, defaultRegistry, optionsBeneath, type Registry } from '../registry/registry.js';
 
 export interface ProtectedFetchOptions extends BreakerDefaults {
   /** Where breakers come from; default `defaultRegistry`. */
@@ -40,7 +40,7 @@ export function createProtectedFetch(options: ProtectedFetchOptions = {}): typeo
   } = options;
   if (typeof (registry as Partial<Registry> | null)?.getOrCreate !== 'function')
     throw invalidOption('registry', registry, 'a Registry (an object with a getOrCreate() method)');
-  validateBreakerOptions(breakerOptions, OWN_KEYS, registry.defaults ?? {});
+  validateBreakerOptions(breakerOptions, OWN_KEYS, optionsBeneath(registry));
   if (typeof key !== 'function') throw invalidOption('key', key, 'a function (url) => string');
   if (inner !== undefined && typeof inner !== 'function') throw invalidOption('fetch', inner, 'a fetch function');
   const isFailureStatus = statusClassifier(failureStatusCodes);

@@ -8,9 +8,9 @@ import { invalidOption, showValue } from '../errors/invalid-option.js';
 import { type FallbackContext, FallbackEngine } from '../fallback/fallback-engine.js';
 import type { CacheStore, FallbackOptions, RequestInfo } from '../fallback/types.js';
 import { answeredByBreakwater } from '../node/answered.js';
-import { isAnswered } from '../node/settle-on-close.js';
+import { isAnswered, statusOf } from '../node/settle-on-close.js';
 import { validateBreakerOptions } from '../options.js';
-import { type BreakerDefaults, defaultRegistry, type Registry } from '../registry/registry.js';
+import { type BreakerDefaults, defaultRegistry, optionsBeneath, type Registry } from '../registry/registry.js';
 import { type Logger, log, logTransitions } from './logger.js';
 import { type FailureStatusCodes, HttpStatusError, statusClassifier } from './outcome.js';
 import { rejectionResponse, type WireResponse } from './response.js';
@@ -131,8 +131,7 @@ export class HttpGuard<Req> {
     }
     const { name, registry, key, failureStatusCodes, fallback, onOpen, logger, maxBreakers, ...breakerOptions } =
       options;
-    const layers = registry ?? defaultRegistry;
-    const beneath = typeof layers?.beneath === 'function' ? layers.beneath(key === undefined ? name : undefined) : {};
+    const beneath = optionsBeneath(registry ?? defaultRegistry, key === undefined ? name : undefined);
     validateBreakerOptions({ ...breakerOptions, ...(name === undefined ? {} : { name }) }, undefined, beneath);
     if (key !== undefined && typeof key !== 'function') {
       throw invalidOption('key', key, 'a function (request) => string');
@@ -501,7 +500,7 @@ export class HttpCall {
    * nor able to keep a HALF_OPEN probe open until the breaker expires it.
    */
   answered(response: ServerResponse): void {
-    if (!this.settled) this.complete(Reflect.get(response, 'statusCode') as number, response);
+    if (!this.settled) this.complete(statusOf(response), response);
   }
 
   /**

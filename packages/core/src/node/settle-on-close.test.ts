@@ -3,7 +3,7 @@ import { type AddressInfo, connect, Socket } from 'node:net';
 import { pipeline, Readable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BIG_ANSWER, delay, ManualClock, pipelined, readSlowly, until } from '../../../../test/support/index.js';
-import { HttpGuard, Refusal } from '../http/http-guard.js';
+import { HttpGuard, type HttpOptions, Refusal } from '../http/http-guard.js';
 import { Registry } from '../registry/registry.js';
 import { settleCut, settleOnClose } from './settle-on-close.js';
 
@@ -15,17 +15,26 @@ afterEach(async () => {
   server = undefined;
 });
 
-/** A server whose every request runs under the `orders` breaker, settled by `settleOnClose`. */
+/**
+ * A server whose every request runs under one breaker (`orders`, unless `options` name another),
+ * settled by `settleOnClose` and timed by `timeoutMs` if given; a refused request gets a bare 503.
+ */
 async function serve(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
   finished?: () => void,
+  options: Omit<HttpOptions<IncomingMessage>, 'registry'> = {},
 ): Promise<{ url: string; registry: Registry }> {
   const registry = new Registry();
-  const guard = new HttpGuard<IncomingMessage>({ name: 'orders', registry });
+  const guard = new HttpGuard<IncomingMessage>({ name: 'orders', ...options, registry });
   server = createServer((req, res) => {
     const call = guard.admit(req);
-    if (call instanceof Refusal) throw new Error('expected a permit');
+    if (call instanceof Refusal) {
+      res.statusCode = 503;
+      res.end();
+      return;
+    }
     settleOnClose(res, call, finished);
+    call.armTimeout();
     handler(req, res);
   });
   await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
@@ -229,61 +238,40 @@ describe('settleOnClose', () => {
     expect(breaker()?.stats()).toMatchObject({ timeouts: 1, failures: 1 });
   });
   it('ends a call when its response was ended, not when a slow client finished reading it', async () => {
-    const registry = new Registry();
-    const guard = new HttpGuard<IncomingMessage>({
-      name: 'files',
-      registry,
-      slowCallDurationMs: 100,
-      slowCallRateThreshold: 1,
-    });
     const durations: number[] = [];
-    guard.breakerFor(undefined as never).on('success', ({ durationMs }) => durations.push(durationMs));
-    server = createServer((req, res) => {
-      const call = guard.admit(req);
-      if (call instanceof Refusal) throw new Error('expected a permit');
-      settleOnClose(res, call);
-      if (req.url === '/slow-upstream') setTimeout(() => res.end('late'), 250);
-      else res.end(BIG_ANSWER);
-    });
-    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-    const { port } = server.address() as AddressInfo;
+    const options = { name: 'files', slowCallDurationMs: 100, slowCallRateThreshold: 1 };
+    const { url, registry } = await serve(
+      (req, res) => {
+        if (req.url === '/slow-upstream') setTimeout(() => res.end('late'), 250);
+        else res.end(BIG_ANSWER);
+      },
+      undefined,
+      options,
+    );
     const breaker = () => registry.get('files');
+    // The guard makes its breaker on the first request: made here first, it has the listener.
+    registry.getOrCreate('files', options).on('success', ({ durationMs }) => durations.push(durationMs));
 
-    await readSlowly(`http://127.0.0.1:${port}`, '/file', 300, () => breaker()?.stats().totalCalls === 1);
+    await readSlowly(url, '/file', 300, () => breaker()?.stats().totalCalls === 1);
     expect(breaker()?.stats()).toMatchObject({ successes: 1, slowCalls: 0 });
     expect(durations[0]).toBeLessThan(100);
 
     // An upstream that takes 250 ms to answer is still slow.
-    expect(await (await fetch(`http://127.0.0.1:${port}/slow-upstream`)).text()).toBe('late');
+    expect(await (await fetch(`${url}/slow-upstream`)).text()).toBe('late');
     await until(() => breaker()?.stats().successes === 2);
     expect(breaker()?.stats()).toMatchObject({ successes: 2, slowCalls: 1 });
     expect(durations[1]).toBeGreaterThanOrEqual(240);
   });
 
   it('closes a HALF_OPEN circuit on a probe answered in time, however slowly its client reads', async () => {
-    const registry = new Registry();
-    const guard = new HttpGuard<IncomingMessage>({
-      name: 'files',
-      registry,
-      timeoutMs: 100,
-      recoveryTimeoutMs: 100,
-      failureThreshold: 1,
-      successThreshold: 1,
-    });
-    server = createServer((req, res) => {
-      const call = guard.admit(req);
-      if (call instanceof Refusal) {
-        res.statusCode = 503;
-        res.end();
-        return;
-      }
-      settleOnClose(res, call);
-      call.armTimeout();
-      res.statusCode = req.url === '/fail' ? 500 : 200;
-      res.end(req.url === '/fail' ? 'down' : BIG_ANSWER);
-    });
-    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { url, registry } = await serve(
+      (req, res) => {
+        res.statusCode = req.url === '/fail' ? 500 : 200;
+        res.end(req.url === '/fail' ? 'down' : BIG_ANSWER);
+      },
+      undefined,
+      { name: 'files', timeoutMs: 100, recoveryTimeoutMs: 100, failureThreshold: 1, successThreshold: 1 },
+    );
     const breaker = () => registry.get('files');
 
     expect((await fetch(`${url}/fail`)).status).toBe(500);

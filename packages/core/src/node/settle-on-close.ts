@@ -12,10 +12,6 @@ const writableEnded = Object.getOwnPropertyDescriptor(OutgoingMessage.prototype,
   | ((this: ServerResponse) => boolean)
   | undefined;
 
-const needDrain = Object.getOwnPropertyDescriptor(OutgoingMessage.prototype, 'writableNeedDrain')?.get as
-  | ((this: ServerResponse) => boolean)
-  | undefined;
-
 /**
  * Whether the response was ended (`res.end()`), i.e. the upstream answered in full: what the
  * breaker counts. Whether the last bytes then reached a client that was already leaving is the
@@ -28,13 +24,22 @@ export function hasEnded(res: ServerResponse): boolean {
 /**
  * Whether the response is answered as far as the upstream goes: ended, or its headers sent and
  * its body held up by the client (the connection's buffer is full: a streamed body that a slow
- * client reads). Either way the upstream answered in time; a deadline that passes then is no
- * timeout, and the call is counted by its status when the response is over.
+ * client reads). Either way the upstream answered in time: a deadline that finds it so counts
+ * the call by its status (see `HttpCall.answered`). Read only at a deadline, so plain reads do.
  */
 export function isAnswered(res: ServerResponse): boolean {
-  if (hasEnded(res)) return true;
-  if (!(res instanceof OutgoingMessage)) return false;
-  return res.headersSent && (needDrain === undefined ? res.writableNeedDrain : needDrain.call(res));
+  return hasEnded(res) || (res.headersSent && res.writableNeedDrain);
+}
+
+/**
+ * A property of a response, read without an inline cache. Express gives every response a hidden
+ * class of its own (it swaps their prototype), so a plain `res.statusCode` misses V8's inline
+ * cache and goes through the runtime, which updates the cache for a class that will never be
+ * seen again: about 1,300 instructions a read, measured with callgrind. `Reflect.get` compiles to
+ * a plain property lookup.
+ */
+export function statusOf(response: ServerResponse): number {
+  return Reflect.get(response, 'statusCode') as number;
 }
 
 /**
@@ -42,7 +47,7 @@ export function isAnswered(res: ServerResponse): boolean {
  * piped into it failed, as `pipeline` reports it), or undefined: a response cut because its
  * client went away carries none, or Node's premature-close error, which says just that.
  */
-export function cutByError(res: ServerResponse): Error | undefined {
+function cutByError(res: ServerResponse): Error | undefined {
   return failure((res as { errored?: unknown }).errored);
 }
 

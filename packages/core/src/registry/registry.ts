@@ -48,6 +48,16 @@ export interface Declaration {
 }
 
 /**
+ * What breaker options given in code for `name` are merged over in `registry` (see
+ * `Registry.beneath`), for the checks that tie two options together; nothing for a value that is
+ * not a registry, which is refused where it is used.
+ */
+export function optionsBeneath(registry: unknown, name?: string): BreakerDefaults {
+  const beneath = (registry as Partial<Registry> | null | undefined)?.beneath;
+  return typeof beneath === 'function' ? beneath.call(registry, name) : {};
+}
+
+/**
  * Names breakers so that the same name is the same breaker everywhere: in every adapter,
  * in health documents and in shared state.
  */
