@@ -264,6 +264,54 @@ describe.each(majors)('Express $major fallbacks', ({ express }) => {
       expect(answer.json()).toEqual({ method: 'POST', url: '/v2/items', type: 'text/plain', body: 'hello backup' });
     });
 
+    /**
+     * A POST route whose handler reads the raw body itself (no parser) and then hangs: at the
+     * deadline, the body is no longer there to forward, in full (`full`) or in part.
+     */
+    async function consumingApp(full: boolean) {
+      const alternate = await backup();
+      let forwarded = 0;
+      alternate.server.prependListener('request', () => forwarded++);
+      const registry = new Registry();
+      const app = express();
+      const fallback = { strategy: 'alternative_service', url: alternate.url } as const;
+      app.post('/pay', circuitBreaker({ name: 'pay', registry, timeoutMs: 100, fallback }), (req: Request) => {
+        req.on('data', () => undefined);
+        if (full) req.on('end', () => undefined);
+      });
+      const { url } = await listen(app);
+      return { url, forwarded: () => forwarded };
+    }
+
+    it('does not forward a body its handler consumed: the structured 503 goes out at the deadline', async () => {
+      const { url, forwarded } = await consumingApp(true);
+
+      const answer = await request(`${url}/pay`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"amount":5}',
+      });
+
+      expect(answer.status).toBe(503);
+      expect(answer.json()).toMatchObject({ error: 'Service Unavailable', message: 'Service pay is temporarily unavailable' });
+      expect(forwarded()).toBe(0);
+    });
+
+    it('does not forward the part of a body its handler has read so far', async () => {
+      const { url, forwarded } = await consumingApp(false);
+      const socket = connect(Number(new URL(url).port), '127.0.0.1');
+      let received = '';
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString();
+      });
+      socket.write('POST /pay HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 20\r\n\r\nhalf a bod');
+      await until(() => received.includes('\r\n\r\n{'));
+      socket.destroy();
+
+      expect(received).toMatch(/^HTTP\/1\.1 503/);
+      expect(forwarded()).toBe(0);
+    });
+
     it('sends the structured 503 when the backup is down', async () => {
       const alternate = await backup();
       const { url, open } = await serve({ fallback: { strategy: 'alternative_service', url: alternate.url } });

@@ -62,12 +62,24 @@ function serialize(parsed: unknown, contentType: string | undefined): Uint8Array
   return JSON.stringify(parsed);
 }
 
+/** Whether the request carries a body (RFC 9112 §6.3): a `Transfer-Encoding`, or a `Content-Length` above 0. */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && Number(length) !== 0);
+}
+
 /**
  * The request body for forwarding: the raw bytes when nothing has read the stream yet (at most
  * 1 MiB), else what a body parser left (a string or bytes as they are, a form as a form, other
- * objects as JSON).
+ * objects as JSON). Rejects when the body is no longer there to forward: read in part (the
+ * handler was still receiving it), or read in full by something that left nothing parsed (a
+ * handler that consumed the stream itself). Forwarding would send the request without its body.
  */
 export function readBody(req: IncomingMessage, parsed: unknown): Promise<Uint8Array | string | undefined> {
   if (!req.readableDidRead && !req.readableEnded) return readStream(req);
+  if (!req.readableEnded) return Promise.reject(new Error('the request body was being read by the handler'));
+  if (parsed === undefined && hasBody(req)) {
+    return Promise.reject(new Error('the request body was read by the handler and left nothing parsed'));
+  }
   return Promise.resolve(serialize(parsed, req.headers['content-type']));
 }
