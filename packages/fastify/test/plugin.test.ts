@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { Readable } from 'node:stream';
 import { CircuitState, Registry } from '@breakwater/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,9 +7,12 @@ import breakwater from '../src/index.js';
 import {
   BIG_ANSWER,
   bigStream,
+  CALL_PATHS,
   capturedLogger,
   delay,
+  expectCutBodiesFailed,
   expectRefusalsNotCountedOutside,
+  failingSource,
   frameworks,
   gate,
   type LogLine,
@@ -607,6 +611,45 @@ describe.each(frameworks)('%s', (_label, fastify) => {
     release.open();
     await delay(50);
     expect(breaker?.stats()).toMatchObject({ state: 'CLOSED', totalCalls: 0, successes: 0, failures: 0 });
+  });
+
+  it.each(CALL_PATHS)('counts a streamed reply cut short by its failing source as a failure (%s)', async (_path, options) => {
+    // Fastify destroys such a response without the error once its headers went out.
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry, name: 'export', ...options });
+    app.get('/export', (_request, reply) => {
+      reply.type('text/plain').send(failingSource());
+    });
+    const url = await listenApp(app);
+
+    await expectCutBodiesFailed(`${url}/export`, () => registry.get('export')?.stats());
+  });
+
+  it.each(CALL_PATHS)('counts a streamed reply whose client went away mid-body as neither (%s)', async (_path, options) => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry, name: 'feed', ...options });
+    let closed = 0;
+    app.get('/feed', (request, reply) => {
+      const source = new Readable({ read() {} });
+      source.push('first chunk\n');
+      request.raw.socket.on('close', () => closed++);
+      reply.type('text/plain').send(source);
+    });
+    const url = await listenApp(app);
+
+    for (let i = 0; i < 3; i++) {
+      const controller = new AbortController();
+      const response = await fetch(`${url}/feed`, { signal: controller.signal });
+      const reader = response.body?.getReader();
+      await reader?.read();
+      controller.abort();
+      await until(() => closed === i + 1);
+    }
+    await delay(50);
+
+    expect(registry.get('feed')?.stats()).toMatchObject({ totalCalls: 0, failures: 0 });
   });
 
   it('settles timed calls queued behind another response on a connection that drops (pipelining)', async () => {

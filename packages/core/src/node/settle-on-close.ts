@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { OutgoingMessage, type ServerResponse } from 'node:http';
+import { OutgoingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import type { HttpCall } from '../http/http-guard.js';
 
@@ -66,14 +66,37 @@ function streamError(body: unknown): Error | undefined {
 }
 
 /**
+ * Whether this server cut the response short after its headers went out, without saying why: it
+ * destroyed the connection while its client was still there (the connection's read side had
+ * neither ended nor failed), and not because it is shutting down. That is what Fastify does when
+ * a streamed reply's source fails, and Express's last-resort handler after a late `next(error)`.
+ * A client that left shows on the connection: it ended (the client closed it) or failed (a
+ * reset, or a write to a peer that is gone). HTTP/2 is left out: a client cancels one stream
+ * there and the connection lives on.
+ */
+function cutByServer(res: ServerResponse): boolean {
+  if (!(res instanceof ServerResponse) || !res.headersSent) return false;
+  const socket = res.req?.socket;
+  if (!(socket instanceof Socket) || socket.readableEnded || socket.errored !== null) return false;
+  const server = (socket as { server?: { listening?: unknown } }).server;
+  return server?.listening !== false;
+}
+
+/** The failure recorded for a response cut short by this server (see `cutByServer`). */
+function cutShort(): Error {
+  return new Error('the response was cut short by the server after its headers were sent');
+}
+
+/**
  * Settles `call` for a response that closed before it was ended: a failure when the server's
- * side cut it with an error (a streamed body whose source failed; see `cutByError`), or when
+ * side cut it with an error (a streamed body whose source failed; see `cutByError`), when
  * `body`, the stream the response was being sent from, failed (a framework that leaves such a
- * response open until its client gives up, as Koa 2 does), else neither success nor failure
- * (the client went away).
+ * response open until its client gives up, as Koa 2 does), or when the server cut it after its
+ * headers without an error (see `cutByServer`); else neither success nor failure (the client
+ * went away).
  */
 export function settleCut(res: ServerResponse, call: HttpCall, body?: unknown): void {
-  const error = cutByError(res) ?? streamError(body);
+  const error = cutByError(res) ?? streamError(body) ?? (cutByServer(res) ? cutShort() : undefined);
   if (error === undefined) call.abort();
   else call.fail(error);
 }
