@@ -94,10 +94,75 @@ describe('hostile YAML', () => {
     ]);
   });
 
-  it('refuses duplicate keys', () => {
-    expect(problemsOf('circuit_breakers:\n  default: {}\n  default: {}\n')).toMatchObject([
-      { path: '', message: 'Map keys must be unique', line: 3 },
+  it('lists a duplicate key with its path and line, beside every other problem of the file', () => {
+    const yaml = [
+      'circuit_breakers:',
+      '  default:',
+      '    failure_threshold: 3',
+      '    failure_threshold: 4',
+      '  services:',
+      '    a:',
+      '      timeout_ms: -5',
+      '      succes_threshold: 2',
+      '',
+    ].join('\n');
+    expect(problemsOf(yaml)).toEqual([
+      {
+        path: 'circuit_breakers.default.failure_threshold',
+        message: 'duplicate key "failure_threshold" (first on line 3); expected each key once in a mapping',
+        line: 4,
+        column: 5,
+      },
+      {
+        path: 'circuit_breakers.services.a.timeout_ms',
+        message: 'got -5, expected a number of milliseconds greater than 0 and at most 2147483647',
+        line: 7,
+        column: 7,
+      },
+      {
+        path: 'circuit_breakers.services.a.succes_threshold',
+        message: 'unknown key "succes_threshold"; did you mean "success_threshold"?',
+        line: 8,
+        column: 7,
+      },
     ]);
+  });
+
+  it('lists a duplicate key in JSON the same way', () => {
+    const json = [
+      '{"circuit_breakers": {',
+      '  "default": {"timeout_ms": 1, "timeout_ms": 2},',
+      '  "services": {"a": {',
+      '    "timeout_ms": -1,',
+      '    "colour": "blue"',
+      '  }}',
+      '}}',
+    ].join('\n');
+    expect(problemsOf(json).map((p) => [p.path, p.line, p.message])).toEqual([
+      [
+        'circuit_breakers.default.timeout_ms',
+        2,
+        'duplicate key "timeout_ms" (first on line 2); expected each key once in a mapping',
+      ],
+      [
+        'circuit_breakers.services.a.timeout_ms',
+        4,
+        'got -1, expected a number of milliseconds greater than 0 and at most 2147483647',
+      ],
+      ['circuit_breakers.services.a.colour', 5, expect.stringMatching(/^unknown key "colour"; expected one of /)],
+    ]);
+  });
+
+  it('still checks what lies under a duplicated mapping key (the last one, which is read)', () => {
+    expect(problemsOf('circuit_breakers:\n  default: {}\n  default:\n    timeout_ms: 0\n')).toMatchObject([
+      { path: 'circuit_breakers.default', message: expect.stringContaining('duplicate key "default"'), line: 3 },
+      { path: 'circuit_breakers.default.timeout_ms', message: expect.stringContaining('got 0'), line: 4 },
+    ]);
+  });
+
+  it('does not count a key beside a merge key as a duplicate', () => {
+    const yaml = 'x-base: &base\n  timeout_ms: 100\ncircuit_breakers:\n  default: { <<: *base, timeout_ms: 200 }\n';
+    expect(inspectConfig(yaml, { env: {} })).toMatchObject({ ok: true, config: { defaults: { timeoutMs: 200 } } });
   });
 
   it('reports a syntax error with its line', () => {

@@ -30,6 +30,8 @@ export interface ParsedDocument {
 /**
  * Reads one YAML (or JSON) document safely: size limit, core schema only, unique keys,
  * bounded aliases and nesting, no prototype keys, and `${VAR}` substitution in string values.
+ * A duplicate key is a problem at its path; the data still holds the last value, so the
+ * file's other problems are listed beside it.
  */
 export function parseDocument(text: string, env: Env): ParsedDocument {
   const result: ParsedDocument = { data: undefined, problems: [], positions: new Map(), reported: new Set() };
@@ -47,7 +49,8 @@ export function parseDocument(text: string, env: Env): ParsedDocument {
     schema: 'core',
     resolveKnownTags: false,
     merge: true,
-    uniqueKeys: true,
+    // Duplicate keys are found while walking the document, where their path is known.
+    uniqueKeys: false,
     strict: true,
     prettyErrors: true,
     lineCounter,
@@ -84,6 +87,7 @@ export function parseDocument(text: string, env: Env): ParsedDocument {
     return result;
   }
 
+  /** A problem at `segments`; later checks skip that path and what lies below it. */
   const report = (segments: readonly Segment[], node: Node | null | undefined, message: string): void => {
     const problem: ConfigProblem = { path: formatPath(segments), message };
     const at = node?.range?.[0];
@@ -106,6 +110,7 @@ export function parseDocument(text: string, env: Env): ParsedDocument {
       return;
     }
     if (isMap(node)) {
+      const seen = new Map<string, Node>();
       for (const pair of node.items) {
         const keyNode = pair.key;
         const value = pair.value as Node | null;
@@ -120,6 +125,16 @@ export function parseDocument(text: string, env: Env): ParsedDocument {
         }
         const key = String(keyNode.value);
         const path = [...segments, key];
+        const first = seen.get(key);
+        seen.set(key, keyNode);
+        if (first?.range && keyNode.range) {
+          // Not `report`: the last value is the one read, and its own problems are listed too.
+          result.problems.push({
+            path: formatPath(path),
+            message: `duplicate key "${key}" (first on line ${position(lineCounter, first.range[0]).line}); expected each key once in a mapping`,
+            ...position(lineCounter, keyNode.range[0]),
+          });
+        }
         if (keyNode.range) result.positions.set(pathKey(path), position(lineCounter, keyNode.range[0]));
         if (FORBIDDEN_KEYS.has(key)) {
           report(path, keyNode, `the key "${key}" is not allowed`);
