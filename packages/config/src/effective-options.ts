@@ -16,7 +16,9 @@ export interface EffectiveBreaker {
 
 /**
  * The options each breaker named in the file will run with, and those of any other name
- * (`defaults`). Group members without a `services` entry are listed too.
+ * (`defaults`). Group members without a `services` entry are listed too. A name the file never
+ * mentions gets `default`'s breaker options but not its `failure_status_codes`: core's registry
+ * defaults hold breaker options only, so such a breaker counts every status of 500 or more.
  */
 export function effectiveOptions(config: BreakwaterConfig): {
   defaults: Omit<EffectiveBreaker, 'name' | 'fallback' | 'groups'>;
@@ -38,7 +40,7 @@ export function effectiveOptions(config: BreakwaterConfig): {
     };
   });
   return {
-    defaults: { options: resolve(config.defaults), failureStatusCodes: config.failureStatusCodes },
+    defaults: { options: resolve(config.defaults), failureStatusCodes: undefined },
     breakers,
   };
 }

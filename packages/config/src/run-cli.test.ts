@@ -137,6 +137,20 @@ describe('breakwater print', () => {
     expect(row('groups')?.slice(1, 5)).toEqual(['payment', 'user', '-', 'payment']);
   });
 
+  it('shows >=500 for any other name when default lists failure_status_codes, as such a breaker classifies', () => {
+    const path = file(
+      'codes.yaml',
+      'circuit_breakers:\n  default:\n    failure_status_codes: [429]\n  services:\n    a: {}\n',
+    );
+    const { code, stdout } = run(['print', path]);
+    expect(code).toBe(0);
+    const row = stdout.split('\n').find((l) => l.startsWith('failure_status_codes '));
+    expect(row?.split(/\s{2,}/)).toEqual(['failure_status_codes', '>=500', '429']);
+    const json = JSON.parse(run(['print', '--json', path]).stdout);
+    expect(json.defaults).not.toHaveProperty('failureStatusCodes');
+    expect(json.breakers).toMatchObject([{ name: 'a', failureStatusCodes: [429] }]);
+  });
+
   it('prints the same in JSON with --json', () => {
     const { stdout } = run(['print', '--json', PROXY]);
     const out = JSON.parse(stdout);

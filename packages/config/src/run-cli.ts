@@ -52,7 +52,9 @@ otherwise prints every problem, each with its dotted path, and exits 1.
 
 Prints the options each breaker will run with: Breakwater's defaults, then the
 file's circuit_breakers.default, then the service's own keys. The "(any other)"
-column is what a breaker not named in the file gets. Times are in milliseconds.
+column is what a breaker not named in the file gets: default's options, but
+failure statuses >=500 (default's failure_status_codes reach only the names in
+the file). Times are in milliseconds.
 `,
   schema: `Usage: breakwater schema
 

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type CachedResponse, type CacheStore, HttpGuard, Refusal, type RequestInfo } from '@breakwater/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRegistry, parseConfig } from '../src/index.js';
+import { createRegistry, effectiveOptions, parseConfig } from '../src/index.js';
 
 // A file's declarations as every HTTP adapter sees them: through core's HttpGuard, which the
 // Express, Koa and Fastify adapters delegate to.
@@ -147,5 +147,43 @@ describe('declarations from a file, through HttpGuard', () => {
     const refused = await request(coded, '/inventory', 200);
     expect(refused.status).toBe(202);
     expect(text(refused.body)).toBe('from code');
+  });
+});
+
+describe('failure statuses a breaker gets, and what print says it gets', () => {
+  const FILE = `
+circuit_breakers:
+  default:
+    failure_threshold: 1
+    failure_status_codes: [429, 500]
+  services:
+    listed: {}
+  hierarchical:
+    groups:
+      g: { services: [member] }
+`;
+
+  /** Whether one response of `status` opens the breaker `name` (failure_threshold is 1). */
+  async function counts(name: string, status: number): Promise<boolean> {
+    const registry = createRegistry(parseConfig(FILE, { env: {} }));
+    await request(new HttpGuard<RequestInfo>({ name, registry }, { memoryStore }), `/${name}`, status);
+    return registry.get(name)?.state === 'OPEN';
+  }
+
+  it('gives default failure_status_codes to the services and group members the file names', async () => {
+    expect(await counts('listed', 429)).toBe(true);
+    expect(await counts('member', 429)).toBe(true);
+    expect(await counts('listed', 503)).toBe(false);
+  });
+
+  it('classifies a name the file never mentions by status >= 500, and print says so', async () => {
+    expect(await counts('unnamed', 429)).toBe(false);
+    expect(await counts('unnamed', 503)).toBe(true);
+    const shown = effectiveOptions(parseConfig(FILE, { env: {} }));
+    expect(shown.defaults.failureStatusCodes).toBeUndefined();
+    expect(shown.breakers.map((b) => [b.name, b.failureStatusCodes])).toEqual([
+      ['listed', [429, 500]],
+      ['member', [429, 500]],
+    ]);
   });
 });
