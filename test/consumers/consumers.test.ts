@@ -45,6 +45,31 @@ describe.each(packages)('%s', (pkg) => {
   });
 });
 
+describe('@breakwater/core loaded as ESM and as CommonJS in one process', () => {
+  it('shares one defaultRegistry between the two builds', async () => {
+    const script = [
+      "import { createRequire } from 'node:module';",
+      "import * as esm from '@breakwater/core';",
+      "const cjs = createRequire(import.meta.url)('@breakwater/core');",
+      "esm.defaultRegistry.getOrCreate('made-by-esm');",
+      "cjs.defaultRegistry.getOrCreate('made-by-cjs');",
+      'console.log(JSON.stringify({',
+      '  twoBuilds: esm.Registry !== cjs.Registry,',
+      '  same: esm.defaultRegistry === cjs.defaultRegistry,',
+      "  seenByCjs: cjs.defaultRegistry.get('made-by-esm') !== undefined,",
+      '  names: esm.defaultRegistry.names(),',
+      '}));',
+    ].join('\n');
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: here });
+    expect(JSON.parse(stdout)).toEqual({
+      twoBuilds: true,
+      same: true,
+      seenByCjs: true,
+      names: ['made-by-esm', 'made-by-cjs'],
+    });
+  });
+});
+
 describe('TypeScript consumers', () => {
   it('type-checks imports with node16 module resolution, as ESM and as CommonJS', async () => {
     const tsc = fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url));

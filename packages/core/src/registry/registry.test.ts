@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CircuitBreaker } from '../circuit/circuit-breaker.js';
 import type { BreakerStore, BreakerSync, SyncTarget } from '../circuit/sync.js';
 import { defaultRegistry, Registry } from './registry.js';
@@ -258,5 +258,13 @@ describe('Registry', () => {
 
   it('provides a process-wide defaultRegistry', () => {
     expect(defaultRegistry).toBeInstanceOf(Registry);
+    expect((globalThis as Record<symbol, unknown>)[Symbol.for('breakwater.defaultRegistry')]).toBe(defaultRegistry);
+  });
+
+  it('keeps one defaultRegistry when a second copy of the module loads (ESM and CJS builds side by side)', async () => {
+    vi.resetModules();
+    const copy = await import('./registry.js');
+    expect(copy.Registry).not.toBe(Registry);
+    expect(copy.defaultRegistry).toBe(defaultRegistry);
   });
 });

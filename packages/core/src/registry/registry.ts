@@ -266,5 +266,21 @@ export class Registry {
   }
 }
 
-/** The process-wide registry adapters use when given none. */
-export const defaultRegistry = new Registry();
+const DEFAULT_REGISTRY = Symbol.for('breakwater.defaultRegistry');
+
+/** The registry already on `globalThis`, put there by whichever copy of core loaded first. */
+function processRegistry(): Registry {
+  const holder = globalThis as { [DEFAULT_REGISTRY]?: Registry };
+  const existing = holder[DEFAULT_REGISTRY];
+  if (existing !== undefined) return existing;
+  const registry = new Registry();
+  Object.defineProperty(globalThis, DEFAULT_REGISTRY, { value: registry, configurable: true });
+  return registry;
+}
+
+/**
+ * The process-wide registry adapters use when given none. There is one per process even when
+ * both the ESM and the CommonJS build of `@breakwater/core` are loaded (say an ESM app with a
+ * CommonJS adapter): it is kept on `globalThis` under `Symbol.for('breakwater.defaultRegistry')`.
+ */
+export const defaultRegistry: Registry = processRegistry();
