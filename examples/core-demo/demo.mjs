@@ -149,7 +149,9 @@ printTick();
 
 const s = breaker.stats();
 const opened = transitions.filter((to) => to === 'OPEN').length;
-const line = (label, value) => console.log(`  ${label.padEnd(20)}${value}`);
+const LABEL_WIDTH = 'consecutive failures'.length;
+// Two spaces after the longest label, so no value runs into its label.
+const line = (label, value) => console.log(`  ${label.padEnd(LABEL_WIDTH)}  ${value}`);
 console.log(`\n${bold('Summary')} ${dim('(breaker.stats())')}`);
 line('state', `${colourState(s.state)} after ${transitions.length} state changes (${opened} opens)`);
 line(
