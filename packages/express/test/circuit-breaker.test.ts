@@ -256,45 +256,55 @@ describe.each(majors)('Express $major', ({ major, express }) => {
     await expectCutBodiesFailed(`${url}/export`, () => registry.get('export')?.stats());
   });
 
-  it.each(CALL_PATHS)('counts an error forwarded after the headers went out as a failure (%s)', async (_path, options) => {
-    // Express's last-resort handler destroys the connection then, without the error.
-    const registry = new Registry();
-    const app = express();
-    app.get('/export', circuitBreaker({ name: 'export', registry, ...options }), (_req: Request, res: Response, next) => {
-      res.type('text/plain');
-      res.write('first chunk\n');
-      setTimeout(() => next(new Error('upstream connection reset')), 10);
-    });
-    const { url, server } = await listen(app);
-    server.on('clientError', () => {});
+  it.each(CALL_PATHS)(
+    'counts an error forwarded after the headers went out as a failure (%s)',
+    async (_path, options) => {
+      // Express's last-resort handler destroys the connection then, without the error.
+      const registry = new Registry();
+      const app = express();
+      app.get(
+        '/export',
+        circuitBreaker({ name: 'export', registry, ...options }),
+        (_req: Request, res: Response, next) => {
+          res.type('text/plain');
+          res.write('first chunk\n');
+          setTimeout(() => next(new Error('upstream connection reset')), 10);
+        },
+      );
+      const { url, server } = await listen(app);
+      server.on('clientError', () => {});
 
-    await expectCutBodiesFailed(`${url}/export`, () => registry.get('export')?.stats());
-  });
+      await expectCutBodiesFailed(`${url}/export`, () => registry.get('export')?.stats());
+    },
+  );
 
-  it.each(CALL_PATHS)('counts a streamed answer cut by the server shutting down as neither (%s)', async (_path, options) => {
-    const registry = new Registry();
-    const app = express();
-    let entered = false;
-    app.get('/feed', circuitBreaker({ name: 'feed', registry, ...options }), (_req: Request, res: Response) => {
-      res.type('text/plain');
-      res.write('first chunk\n');
-      entered = true;
-    });
-    const { url, server } = await listen(app);
-    const response = await fetch(`${url}/feed`);
-    const reader = response.body?.getReader();
-    await reader?.read();
-    await until(() => entered);
+  it.each(CALL_PATHS)(
+    'counts a streamed answer cut by the server shutting down as neither (%s)',
+    async (_path, options) => {
+      const registry = new Registry();
+      const app = express();
+      let entered = false;
+      app.get('/feed', circuitBreaker({ name: 'feed', registry, ...options }), (_req: Request, res: Response) => {
+        res.type('text/plain');
+        res.write('first chunk\n');
+        entered = true;
+      });
+      const { url, server } = await listen(app);
+      const response = await fetch(`${url}/feed`);
+      const reader = response.body?.getReader();
+      await reader?.read();
+      await until(() => entered);
 
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
-    await reader?.read().catch(() => undefined);
-    await delay(20);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await reader?.read().catch(() => undefined);
+      await delay(20);
 
-    expect(registry.get('feed')?.stats()).toMatchObject({ totalCalls: 0, failures: 0 });
-  });
+      expect(registry.get('feed')?.stats()).toMatchObject({ totalCalls: 0, failures: 0 });
+    },
+  );
 
   it('keeps the breakers of two routes apart', async () => {
     const registry = new Registry();

@@ -293,7 +293,10 @@ describe.each(majors)('Express $major fallbacks', ({ express }) => {
       });
 
       expect(answer.status).toBe(503);
-      expect(answer.json()).toMatchObject({ error: 'Service Unavailable', message: 'Service pay is temporarily unavailable' });
+      expect(answer.json()).toMatchObject({
+        error: 'Service Unavailable',
+        message: 'Service pay is temporarily unavailable',
+      });
       expect(forwarded()).toBe(0);
     });
 

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import {
+  type CircuitBreaker,
   type CircuitTimeoutError,
   countWhenFinished,
   type FallbackEngine,
@@ -8,6 +9,7 @@ import {
   HttpCall,
   HttpGuard,
   type HttpOptions,
+  healthResponder,
   invalidOption,
   isAnswerHeader,
   type Logger,
@@ -16,6 +18,7 @@ import {
   readBody,
   settleOnClose,
   showValue,
+  type WireResponse,
 } from '@breakwater/core';
 import type {
   FastifyInstance,
@@ -29,7 +32,7 @@ import fp from 'fastify-plugin';
 import { lruStore } from './lru-store.js';
 import { routeKeys } from './route-key.js';
 import { sendWire } from './send-wire.js';
-import type { FastifyBreakerOptions, RouteBreakerOptions } from './types.js';
+import type { FastifyBreakerOptions, HealthRouteOptions, RouteBreakerOptions } from './types.js';
 
 type Guard = HttpGuard<FastifyRequest>;
 
@@ -44,6 +47,11 @@ interface FallbackState {
   /** True when the response is wanted by the cache fallback. */
   capture: boolean;
   body: string | Uint8Array | undefined;
+  /**
+   * The reply's headers when `body` was taken: what a later `onSend` hook adds (a compression
+   * plugin's `content-encoding`) goes with what it made of the body, not with this one.
+   */
+  headers: ReturnType<FastifyReply['getHeaders']> | undefined;
   /**
    * Set once the handler's answer started on its way (its `reply.send`, or `onSend`): a timeout
    * fallback is too late then, even while the app's own async hooks still hold the answer back.
@@ -68,10 +76,12 @@ interface Route {
   gate: Gate<FastifyRequest> | undefined;
   /** True once the handler in the route's context was guarded (see `guardEarlierRoutes`). */
   wrapped: boolean;
+  /** True once a nearer instance took the route over on the same breaker (see `kGuarded`). */
+  bypassed: boolean;
 }
 
 function newRoute(guard: Guard | undefined, url: string | undefined): Route {
-  return { guard, url, gates: new Map(), method: undefined, gate: undefined, wrapped: false };
+  return { guard, url, gates: new Map(), method: undefined, gate: undefined, wrapped: false, bypassed: false };
 }
 
 type OnSendHook = (
@@ -93,7 +103,7 @@ function offerToCache(raw: ServerResponse, call: HttpCall, fallback: FallbackSta
   fallback.engine.remember(
     fallback.info,
     fallback.request,
-    { status: raw.statusCode, headers: fallback.reply.getHeaders(), body: fallback.body },
+    { status: raw.statusCode, headers: fallback.headers ?? fallback.reply.getHeaders(), body: fallback.body },
     call.breaker.options.clock.now(),
   );
 }
@@ -101,27 +111,74 @@ function offerToCache(raw: ServerResponse, call: HttpCall, fallback: FallbackSta
 type Handler = (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) => unknown;
 
 /**
- * Marks the routes that the plugin's `onRoute` hook saw, in the route config that Fastify copies
- * into the route's context: their handlers are guarded already, so the `preHandler` hook that
- * guards routes declared before the plugin loaded (see `guardEarlierRoutes`) leaves them alone.
+ * What a guarded handler keeps about its guarding, under a key every copy of the plugin shares,
+ * on the handler and in the route's config (Fastify binds the handler it keeps in the route's
+ * context, which hides the handler's own properties): the handler it guards, how deep in
+ * Fastify's contexts the plugin instance that guarded it was registered (see `depthOf`), the
+ * breaker it admits a method's requests on, and how to give the route up. Instances stack (an
+ * app-wide breaker and a scope's each count a request), except on one breaker: a request is never
+ * admitted twice on the same breaker, as two instances that name breakers after their route
+ * would. The instance nearest the route (or, in the same context, the last registered) then
+ * governs it alone.
  */
-const kSeen = Symbol('breakwater.seen');
+const kGuarded = Symbol.for('@breakwater/fastify.guarded');
+
+interface Guarding {
+  handler: Handler;
+  depth: number;
+  registry: object;
+  /** The breaker name of `method`'s requests, or undefined when `key(request)` picks it. */
+  nameFor(method: string): string | undefined;
+  /** Gives back what the instance set up for the route (see `createBreakers`). */
+  release(): void;
+  /** From now on, the guarded handler calls the handler it guards without admitting. */
+  bypass(): void;
+}
+
+type Configured = { config?: Record<symbol, unknown> };
+
+/** The guarding recorded in a route's config, or on a handler. */
+function guardingIn(config: unknown): Guarding | undefined {
+  return typeof config === 'object' && config !== null ? (config as Record<symbol, Guarding>)[kGuarded] : undefined;
+}
+
+function guardingOf(handler: unknown): Guarding | undefined {
+  return typeof handler === 'function' ? (handler as { [kGuarded]?: Guarding })[kGuarded] : undefined;
+}
+
+/**
+ * How deep `instance` is in Fastify's tree of contexts: Fastify makes each plugin's context an
+ * object whose prototype is its parent's, and a plugin wrapped with fastify-plugin (this one)
+ * gets the context it was registered in.
+ */
+function depthOf(instance: object): number {
+  let depth = 0;
+  for (let at = Object.getPrototypeOf(instance); at !== null; at = Object.getPrototypeOf(at)) depth++;
+  return depth;
+}
+const noRelease = (): void => {};
 /** What `printRoutes()` gives for an app without routes (find-my-way's rendering). */
 const NO_ROUTES = '(empty tree)';
 const DEFAULT_HEALTH_PATH = '/health/circuit-breakers';
 /** Options Fastify itself reads from `register`, not ours. */
 const REGISTER_KEYS = ['prefix', 'logLevel', 'logSerializers'];
 
-function healthPath(health: unknown): string | undefined {
+/** The health route the `health` option asks for, or undefined for none. */
+function healthRoute(health: unknown): { path: string; degradedStatus: number | undefined } | undefined {
   if (health === undefined || health === false) return undefined;
-  if (health === true) return DEFAULT_HEALTH_PATH;
-  if (typeof health === 'object' && health !== null) {
-    const { path } = health as { path?: unknown };
-    if (path === undefined) return DEFAULT_HEALTH_PATH;
-    if (typeof path === 'string' && path.startsWith('/')) return path;
-    throw invalidOption('health.path', path, 'a path starting with "/"');
+  if (health === true) return { path: DEFAULT_HEALTH_PATH, degradedStatus: undefined };
+  if (typeof health !== 'object' || health === null) {
+    throw invalidOption('health', health, 'true, false or { path?, degradedStatus? }');
   }
-  throw invalidOption('health', health, 'true, false or { path }');
+  const { path = DEFAULT_HEALTH_PATH, degradedStatus, ...unknown } = health as HealthRouteOptions;
+  for (const [key, value] of Object.entries(unknown)) {
+    throw new TypeError(
+      `Unknown option "health.${key}": got ${showValue(value)}, expected one of path, degradedStatus`,
+    );
+  }
+  if (typeof path !== 'string' || !path.startsWith('/'))
+    throw invalidOption('health.path', path, 'a path starting with "/"');
+  return { path, degradedStatus };
 }
 
 function requestInfo(request: FastifyRequest): RequestInfo {
@@ -140,12 +197,28 @@ function isBody(payload: unknown): payload is string | Uint8Array {
 const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, options) => {
   // Before this plugin declares its own (the health route).
   const hadRoutes = fastify.printRoutes() !== NO_ROUTES;
+  const depth = depthOf(fastify);
+  /**
+   * Marks the routes that this instance's `onRoute` hook saw, in the route config that Fastify
+   * copies into the route's context: their handlers are guarded already, so the `preHandler`
+   * hook that guards routes declared before the plugin loaded (see `guardEarlierRoutes`) leaves
+   * them alone. One per instance: a route that another instance saw is not guarded by this one.
+   */
+  const kSeen = Symbol('breakwater.seen');
   const { health, ...rest } = options;
   const httpOptions: HttpOptions<FastifyRequest> & Record<string, unknown> = { ...rest };
   for (const key of REGISTER_KEYS) delete httpOptions[key];
-  const path = healthPath(health);
+  const healthAt = healthRoute(health);
   const adapter = { memoryStore: lruStore, logger: fastify.log as unknown as Logger };
   const guard: Guard = new HttpGuard(httpOptions, adapter);
+  /** Every guard of this instance, whose logging ends when the app closes (see `HttpGuard.close`). */
+  const guards: Guard[] = [guard];
+  /** The `name` option of each guard (see `breakerName`). */
+  const fixedNames = new WeakMap<Guard, string | undefined>([[guard, httpOptions.name]]);
+  fastify.addHook('onClose', (_instance, done) => {
+    for (const each of guards) each.close();
+    done();
+  });
   const { name: _shared, ...inherited } = httpOptions;
   const routeGuards = new WeakMap<object, Guard>();
   /** Guards whose breakers come from `key(request)`, so not known before requests arrive. */
@@ -177,6 +250,8 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       }
       const merged: HttpOptions<FastifyRequest> = { ...inherited, ...(settings as RouteBreakerOptions) };
       routeGuard = new HttpGuard(merged, adapter);
+      guards.push(routeGuard);
+      fixedNames.set(routeGuard, merged.name);
       if (merged.key !== undefined) keyed.add(routeGuard);
       routeGuards.set(settings, routeGuard);
     }
@@ -290,6 +365,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       info,
       capture: engine.wantsResponse(info),
       body: undefined,
+      headers: undefined,
       responding: false,
       fallbackSent: false,
       send: reply.send,
@@ -323,9 +399,24 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
    * A route may serve several methods (Fastify serves HEAD for a GET route through a route of
    * its own): see `gateFor`.
    */
-  function guardHandler(handler: Handler, routeGuard: Guard, url: string): Handler {
+  /** The name of the breaker `routeGuard` admits `method`'s requests on, unless `key(request)` picks it. */
+  function breakerName(routeGuard: Guard, method: string, url: string): string | undefined {
+    return keyed.has(routeGuard) ? undefined : (fixedNames.get(routeGuard) ?? `${method} ${url}`);
+  }
+
+  /** Whether `other` admits the route's requests of one of `methods` on the breaker `routeGuard` would. */
+  function sameBreaker(other: Guarding, routeGuard: Guard, methods: string[], url: string): boolean {
+    if (other.registry !== routeGuard.registry) return false;
+    return methods.some((method) => {
+      const name = other.nameFor(method);
+      return name !== undefined && name === breakerName(routeGuard, method, url);
+    });
+  }
+
+  function guardHandler(handler: Handler, routeGuard: Guard, url: string, release: () => void): Handler {
     const route = newRoute(routeGuard, url);
-    return function guarded(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): unknown {
+    const guarded = function guarded(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): unknown {
+      if (route.bypassed) return handler.call(this, request, reply);
       const admission = gateFor(route, request.method).admit(request);
       if (admission instanceof Refusal) {
         refuse(routeGuard, request, reply, admission);
@@ -333,6 +424,44 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       }
       track(request, reply, routeGuard, admission);
       return handler.call(this, request, reply);
+    };
+    const guarding: Guarding = {
+      handler,
+      depth,
+      registry: routeGuard.registry,
+      nameFor: (method) => breakerName(routeGuard, method, url),
+      release,
+      bypass: () => {
+        route.bypassed = true;
+      },
+    };
+    Object.defineProperty(guarded, kGuarded, { value: guarding });
+    return guarded;
+  }
+
+  /**
+   * Creates the breakers of a route that `onRoute` sees (not HEAD: Fastify adds a HEAD route to
+   * every GET route, and those breakers appear on their first request). Returns how to give back
+   * those named after the route that it created, should a nearer instance take the route over
+   * (see `kGuarded`) before any request: that instance's options are then the route's.
+   */
+  function createBreakers(routeGuard: Guard, route: RouteOptions): () => void {
+    if (keyed.has(routeGuard)) return noRelease;
+    const registry = routeGuard.registry;
+    const created: CircuitBreaker[] = [];
+    for (const method of ([] as string[]).concat(route.method)) {
+      if (method === 'HEAD') continue;
+      const name = `${method} ${route.url}`;
+      const existed = registry.has(name);
+      const breaker = routeGuard.breakerFor(undefined as never, name);
+      if (!existed && breaker.name === name) created.push(breaker);
+    }
+    if (created.length === 0) return noRelease;
+    return () => {
+      for (const breaker of created) {
+        const unused = breaker.stats().totalCalls === 0 && breaker.httpInFlight === 0;
+        if (unused && registry.get(breaker.name) === breaker) registry.delete(breaker.name);
+      }
     };
   }
 
@@ -342,12 +471,15 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
    * scope when the plugin has a fallback (or the registry declares one) at registration, else
    * to each route that may fall back when the route is declared.
    */
-  const onSend: OnSendHook = (request, _reply, payload, next) => {
+  const onSend: OnSendHook = (request, reply, payload, next) => {
     const state = tracked(request);
     if (state !== null && state !== undefined && !(state instanceof HttpCall)) {
       state.responding = true;
       // An encoded body is turned away by the cache itself (see core's `remember`).
-      if (state.capture && !state.fallbackSent && isBody(payload)) state.body = payload;
+      if (state.capture && !state.fallbackSent && isBody(payload)) {
+        state.body = payload;
+        state.headers = { ...reply.getHeaders() };
+      }
     }
     next(null, payload);
   };
@@ -362,20 +494,28 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   // and those breakers appear on their first request.
   fastify.addHook('onRoute', (route: RouteOptions) => {
     let routeGuard: Guard | undefined;
+    let release: () => void;
     (route as { config?: unknown }).config = { ...route.config, [kSeen]: true };
+    const methods = ([] as string[]).concat(route.method);
+    // Guarded already by another instance: one registered further out, or earlier in this context
+    // (Fastify runs their `onRoute` hooks first). On the same breaker, this nearer one takes its
+    // place (see `kGuarded`); on another, it guards that instance's guarded handler.
+    let outer = guardingOf(route.handler);
     try {
       routeGuard = guardFor(route.config?.circuitBreaker);
       if (routeGuard === undefined) return;
-      if (!keyed.has(routeGuard)) {
-        for (const method of ([] as string[]).concat(route.method)) {
-          if (method !== 'HEAD') routeGuard.breakerFor(undefined as never, `${method} ${route.url}`);
-        }
-      }
+      if (outer !== undefined && !sameBreaker(outer, routeGuard, methods, route.url)) outer = undefined;
+      if (outer !== undefined && outer.depth > depth) return;
+      outer?.release();
+      release = createBreakers(routeGuard, route);
     } catch (error) {
       if (!(error instanceof TypeError)) throw error;
       throw new TypeError(`${error.message} (route ${String(route.method)} ${route.url})`);
     }
-    route.handler = guardHandler(route.handler as Handler, routeGuard, route.url) as RouteOptions['handler'];
+    const handler = (outer?.handler ?? route.handler) as Handler;
+    const guarded = guardHandler(handler, routeGuard, route.url, release);
+    route.handler = guarded as RouteOptions['handler'];
+    (route as Configured).config = { ...route.config, [kGuarded]: guardingOf(guarded) };
     if (!onSendEverywhere && routeGuard.mayFallBack()) {
       const hooks = route.onSend === undefined ? [] : ([] as unknown[]).concat(route.onSend);
       (route as { onSend?: unknown }).onSend = [...hooks, onSend];
@@ -387,11 +527,24 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
    * Fastify reads when it calls the handler, after the route's own hooks: from this request on,
    * the route is admitted as a route `onRoute` saw. False when `key` is not such a context.
    */
-  function wrapContext(route: Route, key: object | undefined): boolean {
+  function wrapContext(route: Route, key: object | undefined, method: string): boolean {
     const context = key as { handler?: unknown } | undefined;
     if (context === undefined || typeof context.handler !== 'function') return false;
-    context.handler = guardHandler(context.handler as Handler, route.guard as Guard, route.url as string);
     route.wrapped = true;
+    const guard = route.guard as Guard;
+    const url = route.url as string;
+    // Guarded by another instance on the same breaker (see `kGuarded`): left to it when it is
+    // nearer the route, else taken over (the handler Fastify keeps is bound, so the other guard
+    // stays in place, bypassed).
+    const config = (context as Configured).config;
+    let other = guardingIn(config);
+    if (other !== undefined && !sameBreaker(other, guard, [method], url)) other = undefined;
+    if (other !== undefined && other.depth > depth) return true;
+    other?.bypass();
+    other?.release();
+    const guarded = guardHandler(context.handler as Handler, guard, url, noRelease);
+    context.handler = guarded;
+    if (config !== undefined) config[kGuarded] = guardingOf(guarded);
     return true;
   }
 
@@ -411,7 +564,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       const key = routeKey(request);
       const route = routeOf(request, key);
       routeGuard = route.guard;
-      if (routeGuard === undefined || route.wrapped || wrapContext(route, key)) {
+      if (routeGuard === undefined || route.wrapped || wrapContext(route, key, request.method)) {
         next();
         return;
       }
@@ -435,12 +588,16 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     next();
   });
 
-  if (path !== undefined) {
-    fastify.get(path, { config: { circuitBreaker: false } }, (_request, reply) => {
-      reply
-        .header('content-type', 'application/json; charset=utf-8')
-        .header('cache-control', 'no-store')
-        .send(JSON.stringify(guard.registry.health()));
+  if (healthAt !== undefined) {
+    let respond: () => WireResponse;
+    try {
+      respond = healthResponder({ registry: guard.registry, degradedStatus: healthAt.degradedStatus });
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error;
+      throw new TypeError(error.message.replace('"degradedStatus"', '"health.degradedStatus"'));
+    }
+    fastify.get(healthAt.path, { config: { circuitBreaker: false } }, (_request, reply) => {
+      sendWire(reply, respond());
     });
   }
 };

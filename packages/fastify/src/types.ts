@@ -1,9 +1,11 @@
 import type { HttpOptions } from '@breakwater/core';
 import type { FastifyRequest } from 'fastify';
 
-/** Serves the health document at `path`; default `/health/circuit-breakers`. */
+/** Serves the health document at `path` (default `/health/circuit-breakers`). */
 export interface HealthRouteOptions {
   path?: string;
+  /** Status sent while the document says `degraded`; default 200 (a load balancer may want 503). */
+  degradedStatus?: number;
 }
 
 /**

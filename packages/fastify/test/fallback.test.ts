@@ -1,6 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { CircuitOpenError, CircuitState, Registry } from '@breakwater/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import compress4 from 'fastify-compress4';
+import compress5 from 'fastify-compress5';
 import { afterEach, describe, expect, it } from 'vitest';
 import { breakwater, type FastifyBreakerOptions } from '../src/index.js';
 import {
@@ -158,6 +161,30 @@ describe.each(frameworks)('%s fallbacks', (_label, fastify) => {
     down = true;
     expect((await app.inject('/declared')).statusCode).toBe(500);
     await expectCachedCopy('/declared', fresh);
+  });
+
+  it('cache: keeps the answer as it was before a compression plugin registered after it encoded it', async () => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry, failureThreshold: 1, fallback: { strategy: 'cache' } });
+    await app.register(_label === 'fastify 4' ? compress4 : compress5, { threshold: 0, encodings: ['gzip'] });
+    let up = true;
+    app.get('/items', async (_request, reply) => (up ? { items: [1, 2] } : reply.code(500).send({ down: true })));
+    const headers = { 'accept-encoding': 'gzip' };
+    const fresh = await app.inject({ url: '/items', headers });
+    expect(fresh.headers['content-encoding']).toBe('gzip');
+    up = false;
+    await app.inject({ url: '/items', headers });
+    expect(registry.get('GET /items')?.state).toBe(CircuitState.OPEN);
+
+    const cached = await app.inject({ url: '/items', headers });
+    expect(cached.statusCode).toBe(200);
+    expect(cached.headers['x-circuit-fallback']).toBe('cache');
+    // Encoded again on its way out, by the same plugin.
+    expect(cached.headers['content-encoding']).toBe('gzip');
+    expect(JSON.parse(gunzipSync(cached.rawPayload).toString())).toEqual({ items: [1, 2] });
+    const plain = await app.inject({ url: '/items', headers: { 'accept-encoding': 'identity' } });
+    expect(plain.json()).toEqual({ items: [1, 2] });
   });
 
   it('cache: stops serving an entry older than ttlMs (injected clock)', async () => {

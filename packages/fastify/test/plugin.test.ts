@@ -613,44 +613,50 @@ describe.each(frameworks)('%s', (_label, fastify) => {
     expect(breaker?.stats()).toMatchObject({ state: 'CLOSED', totalCalls: 0, successes: 0, failures: 0 });
   });
 
-  it.each(CALL_PATHS)('counts a streamed reply cut short by its failing source as a failure (%s)', async (_path, options) => {
-    // Fastify destroys such a response without the error once its headers went out.
-    registry = new Registry();
-    app = fastify();
-    await app.register(breakwater, { registry, name: 'export', ...options });
-    app.get('/export', (_request, reply) => {
-      reply.type('text/plain').send(failingSource());
-    });
-    const url = await listenApp(app);
+  it.each(CALL_PATHS)(
+    'counts a streamed reply cut short by its failing source as a failure (%s)',
+    async (_path, options) => {
+      // Fastify destroys such a response without the error once its headers went out.
+      registry = new Registry();
+      app = fastify();
+      await app.register(breakwater, { registry, name: 'export', ...options });
+      app.get('/export', (_request, reply) => {
+        reply.type('text/plain').send(failingSource());
+      });
+      const url = await listenApp(app);
 
-    await expectCutBodiesFailed(`${url}/export`, () => registry.get('export')?.stats());
-  });
+      await expectCutBodiesFailed(`${url}/export`, () => registry.get('export')?.stats());
+    },
+  );
 
-  it.each(CALL_PATHS)('counts a streamed reply whose client went away mid-body as neither (%s)', async (_path, options) => {
-    registry = new Registry();
-    app = fastify();
-    await app.register(breakwater, { registry, name: 'feed', ...options });
-    let closed = 0;
-    app.get('/feed', (request, reply) => {
-      const source = new Readable({ read() {} });
-      source.push('first chunk\n');
-      request.raw.socket.on('close', () => closed++);
-      reply.type('text/plain').send(source);
-    });
-    const url = await listenApp(app);
+  it.each(CALL_PATHS)(
+    'counts a streamed reply whose client went away mid-body as neither (%s)',
+    async (_path, options) => {
+      registry = new Registry();
+      app = fastify();
+      await app.register(breakwater, { registry, name: 'feed', ...options });
+      let closed = 0;
+      app.get('/feed', (request, reply) => {
+        const source = new Readable({ read() {} });
+        source.push('first chunk\n');
+        request.raw.socket.on('close', () => closed++);
+        reply.type('text/plain').send(source);
+      });
+      const url = await listenApp(app);
 
-    for (let i = 0; i < 3; i++) {
-      const controller = new AbortController();
-      const response = await fetch(`${url}/feed`, { signal: controller.signal });
-      const reader = response.body?.getReader();
-      await reader?.read();
-      controller.abort();
-      await until(() => closed === i + 1);
-    }
-    await delay(50);
+      for (let i = 0; i < 3; i++) {
+        const controller = new AbortController();
+        const response = await fetch(`${url}/feed`, { signal: controller.signal });
+        const reader = response.body?.getReader();
+        await reader?.read();
+        controller.abort();
+        await until(() => closed === i + 1);
+      }
+      await delay(50);
 
-    expect(registry.get('feed')?.stats()).toMatchObject({ totalCalls: 0, failures: 0 });
-  });
+      expect(registry.get('feed')?.stats()).toMatchObject({ totalCalls: 0, failures: 0 });
+    },
+  );
 
   it('settles timed calls queued behind another response on a connection that drops (pipelining)', async () => {
     registry = new Registry();
@@ -749,12 +755,26 @@ describe.each(frameworks)('%s', (_label, fastify) => {
     expect(response.json()).toMatchObject({ status: 'ok', circuit_breakers: { 'GET /ok': { state: 'CLOSED' } } });
   });
 
+  it('answers the health document with degradedStatus while a circuit is open', async () => {
+    await build({ health: { degradedStatus: 503 }, failureThreshold: 1 });
+    expect((await app.inject('/health/circuit-breakers')).statusCode).toBe(200);
+    await app.inject('/fail');
+
+    const response = await app.inject('/health/circuit-breakers');
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['cache-control']).toBe('no-store');
+    expect(response.json()).toMatchObject({ status: 'degraded', circuit_breakers: { 'GET /fail': { state: 'OPEN' } } });
+  });
+
   it.each([
     [{ failureThreshold: -1 }, /Invalid option "failureThreshold": got -1/],
     [{ health: { path: 'health' } }, /Invalid option "health.path": got "health"/],
     [{ key: 'tenant' }, /Invalid option "key"/],
     [{ fallback: { strategy: 'bogus' } }, /Invalid option "fallback.strategy": got "bogus"/],
     [{ bogus: 1 }, /Unknown option "bogus"/],
+    [{ health: { pth: '/x' } }, /Unknown option "health.pth": got "\/x", expected one of path, degradedStatus/],
+    [{ health: { degradedStatus: 99 } }, /Invalid option "health.degradedStatus": got 99/],
+    [{ registry: {} }, /Invalid option "registry": got an object, expected a Registry/],
   ])('fails app.ready() with a TypeError for invalid options %j', async (options, message) => {
     app = fastify();
     app.register(breakwater, { registry: new Registry(), ...(options as object) });

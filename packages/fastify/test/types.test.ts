@@ -11,7 +11,9 @@ describe('types', () => {
     expectTypeOf<FastifyBreakerOptions['onOpen']>().toEqualTypeOf<
       ((req: FastifyRequest, error: CircuitOpenError) => void) | undefined
     >();
-    expectTypeOf<FastifyBreakerOptions['health']>().toEqualTypeOf<boolean | { path?: string } | undefined>();
+    expectTypeOf<FastifyBreakerOptions['health']>().toEqualTypeOf<
+      boolean | { path?: string; degradedStatus?: number } | undefined
+    >();
   });
 
   it('adds circuitBreaker to every route config', () => {

@@ -44,6 +44,7 @@ describe('healthResponder', () => {
     [{ degradedStatus: 199 }, /Invalid option "degradedStatus": got 199, expected an integer from 200 to 599/],
     [{ degradedStatus: '503' }, /Invalid option "degradedStatus": got "503"/],
     [{ registry: {} }, /Invalid option "registry"/],
+    [{ registy: {} }, /Unknown option "registy": got an object, expected one of registry, degradedStatus/],
   ])('rejects %j with a TypeError naming the option', (options, message) => {
     expect(() => healthResponder(options as never)).toThrow(TypeError);
     expect(() => healthResponder(options as never)).toThrow(message);

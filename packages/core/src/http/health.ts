@@ -10,6 +10,8 @@ export interface HealthHandlerOptions {
   degradedStatus?: number;
 }
 
+const HEALTH_KEYS = ['registry', 'degradedStatus'];
+
 /**
  * Validates health-handler options once, at setup, and returns the function that builds the
  * health response (`{"status":"ok"|"degraded","circuit_breakers":{…}}`) on each request.
@@ -17,6 +19,13 @@ export interface HealthHandlerOptions {
 export function healthResponder(options: HealthHandlerOptions = {}): () => WireResponse {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`Invalid options: got ${showValue(options)}, expected an object`);
+  }
+  for (const [key, value] of Object.entries(options)) {
+    if (!HEALTH_KEYS.includes(key) && value !== undefined) {
+      throw new TypeError(
+        `Unknown option "${key}": got ${showValue(value)}, expected one of ${HEALTH_KEYS.join(', ')}`,
+      );
+    }
   }
   const registry = options.registry ?? defaultRegistry;
   if (typeof (registry as Partial<Registry>).health !== 'function') {

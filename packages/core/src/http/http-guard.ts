@@ -89,6 +89,15 @@ export class Binding<Req> {
   }
 }
 
+/** Whether `value` is a registry: by its methods, so that a copy of core loaded twice (ESM and CJS) still passes. */
+function isRegistry(value: unknown): value is Registry {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Record<string, unknown>;
+  return ['getOrCreate', 'get', 'delete', 'declaration', 'declaredNames'].every(
+    (method) => typeof candidate[method] === 'function',
+  );
+}
+
 /**
  * Everything HTTP adapters share: picks the breaker for a request, admits or refuses it,
  * classifies the response, times it out, and produces the 503 or a fallback. Adapters only
@@ -118,7 +127,8 @@ export class HttpGuard<Req> {
    * `keyed`, since others hold it.
    */
   private readonly created = new WeakSet<CircuitBreaker>();
-  private readonly seen = new WeakSet<CircuitBreaker>();
+  /** Gives back each breaker's logging (see `close`), by breaker: an evicted one's goes with it. */
+  private readonly unlog = new Map<CircuitBreaker, () => void>();
   /** What was looked up per breaker name (see `Binding`). */
   private readonly bindings = new Map<string, Binding<Req>>();
 
@@ -131,6 +141,9 @@ export class HttpGuard<Req> {
     }
     const { name, registry, key, failureStatusCodes, fallback, onOpen, logger, maxBreakers, ...breakerOptions } =
       options;
+    if (registry !== undefined && !isRegistry(registry)) {
+      throw invalidOption('registry', registry, 'a Registry (new Registry(), createRegistry(…) or defaultRegistry)');
+    }
     const beneath = optionsBeneath(registry ?? defaultRegistry, key === undefined ? name : undefined);
     validateBreakerOptions({ ...breakerOptions, ...(name === undefined ? {} : { name }) }, undefined, beneath);
     if (key !== undefined && typeof key !== 'function') {
@@ -300,11 +313,19 @@ export class HttpGuard<Req> {
 
   private breaker(name: string): CircuitBreaker {
     const breaker = this.registry.getOrCreate(name, this.breakerOptions);
-    if (this.logger !== undefined && !this.seen.has(breaker)) {
-      this.seen.add(breaker);
-      logTransitions(breaker, this.logger);
+    if (this.logger !== undefined && !this.unlog.has(breaker)) {
+      this.unlog.set(breaker, logTransitions(breaker, this.logger));
     }
     return breaker;
+  }
+
+  /**
+   * Stops logging the state changes of this guard's breakers (for an app that closes while its
+   * registry lives on, shared with other apps).
+   */
+  close(): void {
+    for (const release of this.unlog.values()) release();
+    this.unlog.clear();
   }
 
   private keyedBreaker(name: string): CircuitBreaker {
@@ -338,6 +359,8 @@ export class HttpGuard<Req> {
       if (breaker.httpInFlight > 0) continue;
       this.keyed.delete(name);
       this.bindings.delete(name);
+      this.unlog.get(breaker)?.();
+      this.unlog.delete(breaker);
       if (
         this.created.has(breaker) &&
         this.registry.get(name) === breaker &&

@@ -12,7 +12,11 @@ export interface Logger {
   child?: unknown;
 }
 
-const wired = new WeakMap<CircuitBreaker, Set<Logger>>();
+/** The listener each logger has on a breaker, and how many guards asked for it (see `logTransitions`). */
+const wired = new WeakMap<
+  CircuitBreaker,
+  Map<Logger, { listener: (event: StateChangeEvent) => void; users: number }>
+>();
 
 /** Writes one log line: pino-style `(object, message)` when the logger has `child`, else `(message)`. */
 export function log(logger: Logger, level: 'warn' | 'info' | 'error', details: object, message: string): void {
@@ -36,18 +40,40 @@ function describe(event: StateChangeEvent): string {
 
 /**
  * Logs a breaker's state changes (warn when it opens, info otherwise) once per logger, however
- * often it is called.
+ * often it is called. Returns the function that gives this call's interest back: the listener is
+ * removed once every caller for the logger gave it back (an app that closes, say, while others
+ * share its registry).
  */
-export function logTransitions(breaker: CircuitBreaker, logger: Logger): void {
+export function logTransitions(breaker: CircuitBreaker, logger: Logger): () => void {
   let loggers = wired.get(breaker);
-  if (loggers?.has(logger)) return;
   if (loggers === undefined) {
-    loggers = new Set();
+    loggers = new Map();
     wired.set(breaker, loggers);
   }
-  loggers.add(logger);
-  breaker.on('stateChange', (event) => {
-    const level = event.to === CircuitState.OPEN || event.to === CircuitState.FORCED_OPEN ? 'warn' : 'info';
-    log(logger, level, { breaker: event.name, from: event.from, to: event.to, reason: event.reason }, describe(event));
-  });
+  let wire = loggers.get(logger);
+  if (wire === undefined) {
+    const listener = (event: StateChangeEvent): void => {
+      const level = event.to === CircuitState.OPEN || event.to === CircuitState.FORCED_OPEN ? 'warn' : 'info';
+      log(
+        logger,
+        level,
+        { breaker: event.name, from: event.from, to: event.to, reason: event.reason },
+        describe(event),
+      );
+    };
+    wire = { listener, users: 0 };
+    loggers.set(logger, wire);
+    breaker.on('stateChange', listener);
+  }
+  wire.users++;
+  const held = wire;
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    held.users--;
+    if (held.users > 0) return;
+    breaker.off('stateChange', held.listener);
+    loggers.delete(logger);
+  };
 }
