@@ -160,6 +160,19 @@ describe('hostile YAML', () => {
     ]);
   });
 
+  it('checks only the value read under a duplicated key, not the one it replaced', () => {
+    const yaml =
+      'circuit_breakers:\n  services:\n    pay:\n      failure_threshold: ${UNSET}\n      failure_threshold: -3\n';
+    expect(problemsOf(yaml)).toMatchObject([
+      {
+        path: 'circuit_breakers.services.pay.failure_threshold',
+        message: expect.stringContaining('duplicate key'),
+        line: 5,
+      },
+      { path: 'circuit_breakers.services.pay.failure_threshold', message: expect.stringContaining('got -3'), line: 5 },
+    ]);
+  });
+
   it('does not count a key beside a merge key as a duplicate', () => {
     const yaml = 'x-base: &base\n  timeout_ms: 100\ncircuit_breakers:\n  default: { <<: *base, timeout_ms: 200 }\n';
     expect(inspectConfig(yaml, { env: {} })).toMatchObject({ ok: true, config: { defaults: { timeoutMs: 200 } } });

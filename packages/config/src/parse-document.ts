@@ -111,7 +111,12 @@ export function parseDocument(text: string, env: Env): ParsedDocument {
     }
     if (isMap(node)) {
       const seen = new Map<string, Node>();
-      for (const pair of node.items) {
+      // Where each key is last: the value read. An earlier one is only reported as a duplicate.
+      const last = new Map<string, number>();
+      node.items.forEach((pair, index) => {
+        if (isScalar(pair.key) && typeof pair.key.value !== 'symbol') last.set(String(pair.key.value), index);
+      });
+      for (const [index, pair] of node.items.entries()) {
         const keyNode = pair.key;
         const value = pair.value as Node | null;
         if (isScalar(keyNode) && typeof keyNode.value === 'symbol') {
@@ -126,7 +131,8 @@ export function parseDocument(text: string, env: Env): ParsedDocument {
         const key = String(keyNode.value);
         const path = [...segments, key];
         const first = seen.get(key);
-        seen.set(key, keyNode);
+        seen.set(key, first ?? keyNode);
+        if (last.get(key) !== index) continue;
         if (first?.range && keyNode.range) {
           // Not `report`: the last value is the one read, and its own problems are listed too.
           result.problems.push({

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { pipeline } from 'node:stream';
 import { CircuitOpenError, CircuitState, Registry } from '@breakwater/core';
 import type { NextFunction, Request, Response } from 'express';
@@ -275,6 +276,34 @@ describe.each(majors)('Express $major', ({ major, express }) => {
       server.on('clientError', () => {});
 
       await expectCutBodiesFailed(`${url}/export`, () => registry.get('export')?.stats());
+    },
+  );
+
+  it.each(CALL_PATHS)(
+    "counts a streamed answer cut by the server's idle timeout as neither (%s)",
+    async (_path, options) => {
+      // A healthy stream with nothing to send for a while, whose client vanished without a word.
+      const registry = new Registry();
+      const app = express();
+      app.get('/feed', circuitBreaker({ name: 'feed', registry, ...options }), (_req: Request, res: Response) => {
+        res.type('text/plain');
+        res.write('first chunk\n');
+      });
+      const { url, server } = await listen(app);
+      server.setTimeout(100);
+      const { hostname, port } = new URL(url);
+      const client = connect(Number(port), hostname);
+      let closed = false;
+      client.on('close', () => {
+        closed = true;
+      });
+      client.write(`GET /feed HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`);
+      await new Promise((resolve) => client.once('data', resolve));
+      client.pause();
+      await until(() => closed);
+      await delay(20);
+
+      expect(registry.get('feed')?.stats()).toMatchObject({ totalCalls: 0, failures: 0 });
     },
   );
 

@@ -129,6 +129,10 @@ interface Guarding {
   registry: object;
   /** The breaker name of `method`'s requests, or undefined when `key(request)` picks it. */
   nameFor(method: string): string | undefined;
+  /** The `key` option that picks the breakers, if any: instances given the same function pick the same ones. */
+  key: unknown;
+  /** The guarding of the handler this one guards, when another instance guarded it too. */
+  inner: Guarding | undefined;
   /** Gives back what the instance set up for the route (see `createBreakers`). */
   release(): void;
   /** From now on, the guarded handler calls the handler it guards without admitting. */
@@ -215,6 +219,8 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   const guards: Guard[] = [guard];
   /** The `name` option of each guard (see `breakerName`). */
   const fixedNames = new WeakMap<Guard, string | undefined>([[guard, httpOptions.name]]);
+  /** The `key` option of each guard that has one (see `sameBreaker`). */
+  const keyOptions = new WeakMap<Guard, unknown>([[guard, httpOptions.key]]);
   fastify.addHook('onClose', (_instance, done) => {
     for (const each of guards) each.close();
     done();
@@ -252,6 +258,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       routeGuard = new HttpGuard(merged, adapter);
       guards.push(routeGuard);
       fixedNames.set(routeGuard, merged.name);
+      keyOptions.set(routeGuard, merged.key);
       if (merged.key !== undefined) keyed.add(routeGuard);
       routeGuards.set(settings, routeGuard);
     }
@@ -407,13 +414,24 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   /** Whether `other` admits the route's requests of one of `methods` on the breaker `routeGuard` would. */
   function sameBreaker(other: Guarding, routeGuard: Guard, methods: string[], url: string): boolean {
     if (other.registry !== routeGuard.registry) return false;
-    return methods.some((method) => {
-      const name = other.nameFor(method);
-      return name !== undefined && name === breakerName(routeGuard, method, url);
-    });
+    const key = keyOptions.get(routeGuard);
+    if (other.key !== undefined || key !== undefined) return other.key === key;
+    return methods.some((method) => other.nameFor(method) === breakerName(routeGuard, method, url));
   }
 
-  function guardHandler(handler: Handler, routeGuard: Guard, url: string, release: () => void): Handler {
+  /** The guarding in the chain from `top` (see `Guarding.inner`) on the breaker `routeGuard` would admit on, if any. */
+  function sameIn(top: Guarding | undefined, routeGuard: Guard, methods: string[], url: string): Guarding | undefined {
+    for (let at = top; at !== undefined; at = at.inner) if (sameBreaker(at, routeGuard, methods, url)) return at;
+    return undefined;
+  }
+
+  function guardHandler(
+    handler: Handler,
+    routeGuard: Guard,
+    url: string,
+    release: () => void,
+    inner: Guarding | undefined,
+  ): Handler {
     const route = newRoute(routeGuard, url);
     const guarded = function guarded(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): unknown {
       if (route.bypassed) return handler.call(this, request, reply);
@@ -430,6 +448,8 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       depth,
       registry: routeGuard.registry,
       nameFor: (method) => breakerName(routeGuard, method, url),
+      key: keyOptions.get(routeGuard),
+      inner,
       release,
       bypass: () => {
         route.bypassed = true;
@@ -460,7 +480,9 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     return () => {
       for (const breaker of created) {
         const unused = breaker.stats().totalCalls === 0 && breaker.httpInFlight === 0;
-        if (unused && registry.get(breaker.name) === breaker) registry.delete(breaker.name);
+        if (!unused || registry.get(breaker.name) !== breaker) continue;
+        registry.delete(breaker.name);
+        routeGuard.forget(breaker);
       }
     };
   }
@@ -497,23 +519,27 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     let release: () => void;
     (route as { config?: unknown }).config = { ...route.config, [kSeen]: true };
     const methods = ([] as string[]).concat(route.method);
-    // Guarded already by another instance: one registered further out, or earlier in this context
-    // (Fastify runs their `onRoute` hooks first). On the same breaker, this nearer one takes its
-    // place (see `kGuarded`); on another, it guards that instance's guarded handler.
-    let outer = guardingOf(route.handler);
+    // Guarded already by other instances: registered further out, or earlier in this context
+    // (Fastify runs their `onRoute` hooks first). On the same breaker as one of them, this nearer
+    // one takes its place (see `kGuarded`); on others, it guards their guarded handler.
+    const top = guardingOf(route.handler);
+    let handler = route.handler as Handler;
     try {
       routeGuard = guardFor(route.config?.circuitBreaker);
       if (routeGuard === undefined) return;
-      if (outer !== undefined && !sameBreaker(outer, routeGuard, methods, route.url)) outer = undefined;
-      if (outer !== undefined && outer.depth > depth) return;
-      outer?.release();
+      const same = sameIn(top, routeGuard, methods, route.url);
+      if (same !== undefined && same.depth > depth) return;
+      if (same !== undefined) {
+        same.release();
+        if (same === top) handler = top.handler;
+        else same.bypass();
+      }
       release = createBreakers(routeGuard, route);
     } catch (error) {
       if (!(error instanceof TypeError)) throw error;
       throw new TypeError(`${error.message} (route ${String(route.method)} ${route.url})`);
     }
-    const handler = (outer?.handler ?? route.handler) as Handler;
-    const guarded = guardHandler(handler, routeGuard, route.url, release);
+    const guarded = guardHandler(handler, routeGuard, route.url, release, guardingOf(handler));
     route.handler = guarded as RouteOptions['handler'];
     (route as Configured).config = { ...route.config, [kGuarded]: guardingOf(guarded) };
     if (!onSendEverywhere && routeGuard.mayFallBack()) {
@@ -537,12 +563,12 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     // nearer the route, else taken over (the handler Fastify keeps is bound, so the other guard
     // stays in place, bypassed).
     const config = (context as Configured).config;
-    let other = guardingIn(config);
-    if (other !== undefined && !sameBreaker(other, guard, [method], url)) other = undefined;
-    if (other !== undefined && other.depth > depth) return true;
-    other?.bypass();
-    other?.release();
-    const guarded = guardHandler(context.handler as Handler, guard, url, noRelease);
+    const top = guardingIn(config);
+    const same = sameIn(top, guard, [method], url);
+    if (same !== undefined && same.depth > depth) return true;
+    same?.bypass();
+    same?.release();
+    const guarded = guardHandler(context.handler as Handler, guard, url, noRelease, top);
     context.handler = guarded;
     if (config !== undefined) config[kGuarded] = guardingOf(guarded);
     return true;

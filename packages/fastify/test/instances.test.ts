@@ -74,6 +74,48 @@ describe.each(frameworks)('%s, several plugin instances', (_label, fastify) => {
     expect(registry.get('GET /x')?.state).toBe(CircuitState.CLOSED);
   });
 
+  it.each(['after', 'before'])(
+    'finds the instance on the same breaker under a third one on a breaker of its own (route declared %s them)',
+    async (order) => {
+      const registry = new Registry();
+      const clock = new ManualClock();
+      const options = { registry, clock, failureThreshold: 1, halfOpenMaxRequests: 1, recoveryTimeoutMs: 1_000 };
+      let healthy = false;
+      app = fastify();
+      await app.register(breakwater, { ...options, failureThreshold: 10 });
+      await app.register(async (scope) => {
+        const route = () => scope.get('/x', async (_request, reply) => reply.code(healthy ? 200 : 500).send('x'));
+        if (order === 'before') route();
+        await scope.register(breakwater, { registry, name: 'scope-wide', failureThreshold: 100 });
+        await scope.register(breakwater, options);
+        if (order === 'after') route();
+      });
+
+      expect(await statuses('/x', 1)).toEqual([500]);
+      expect(registry.get('GET /x')?.stats()).toMatchObject({ state: CircuitState.OPEN, totalCalls: 1 });
+      expect(registry.get('scope-wide')?.stats()).toMatchObject({ totalCalls: 1 });
+      healthy = true;
+      clock.advance(1_000);
+
+      expect(await statuses('/x', 2)).toEqual([200, 200]);
+      expect(registry.get('GET /x')?.state).toBe(CircuitState.CLOSED);
+    },
+  );
+
+  it('counts a request once when two instances pick breakers with the same key function', async () => {
+    const registry = new Registry();
+    const key = () => 'tenant:a';
+    app = fastify();
+    await app.register(breakwater, { registry, key, failureThreshold: 10 });
+    await app.register(async (scope) => {
+      await scope.register(breakwater, { registry, key, failureThreshold: 10 });
+      scope.get('/x', async (_request, reply) => reply.code(500).send('boom'));
+    });
+
+    await statuses('/x', 3);
+    expect(registry.get('tenant:a')?.stats()).toMatchObject({ totalCalls: 3, failures: 3 });
+  });
+
   it('counts a request once when two instances registered after the routes name breakers alike: the last governs', async () => {
     const registry = new Registry();
     app = fastify();

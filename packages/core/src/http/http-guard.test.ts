@@ -709,6 +709,37 @@ describe('HttpGuard: logging', () => {
     ]);
   });
 
+  it('stops logging on close(), keeping the listener of a guard that shares the logger', () => {
+    const lines: Line[] = [];
+    const logger = recorder(lines);
+    const registry = new Registry();
+    const first = new HttpGuard<Req>({ name: 'shared', registry, logger });
+    const second = new HttpGuard<Req>({ name: 'shared', registry, logger });
+    const breaker = first.breakerFor(req);
+    second.breakerFor(req);
+    expect(breaker.listenerCount('stateChange')).toBe(1);
+
+    first.close();
+    first.close();
+    breaker.forceOpen();
+    expect(lines).toHaveLength(1);
+    second.close();
+    expect(breaker.listenerCount('stateChange')).toBe(0);
+  });
+
+  it('stops logging a keyed breaker that left the registry behind its back, or was evicted', () => {
+    const registry = new Registry();
+    const guard = new HttpGuard<Req>({ registry, key: (r) => r.tenant, maxBreakers: 1, logger: recorder([]) });
+    const gone = guard.breakerFor({ tenant: 'a' });
+    registry.delete('a');
+    const fresh = guard.breakerFor({ tenant: 'a' });
+    expect(fresh).not.toBe(gone);
+    expect(gone.listenerCount('stateChange')).toBe(0);
+    expect(fresh.listenerCount('stateChange')).toBe(1);
+    guard.breakerFor({ tenant: 'b' });
+    expect(fresh.listenerCount('stateChange')).toBe(0);
+  });
+
   it('logs pino-style (object, message) when the logger has child()', () => {
     const lines: Line[] = [];
     const logger = { ...recorder(lines), child: () => logger };

@@ -328,6 +328,12 @@ export class HttpGuard<Req> {
     this.unlog.clear();
   }
 
+  /** @internal Stops logging `breaker`, which this guard no longer serves (evicted, or gone from the registry). */
+  forget(breaker: CircuitBreaker): void {
+    this.unlog.get(breaker)?.();
+    this.unlog.delete(breaker);
+  }
+
   private keyedBreaker(name: string): CircuitBreaker {
     if (typeof name !== 'string' || name.length === 0) {
       throw new TypeError(`Invalid key: the "key" function returned ${showValue(name)}, expected a non-empty string`);
@@ -338,6 +344,8 @@ export class HttpGuard<Req> {
       this.keyed.set(name, known);
       return known;
     }
+    // One deleted from the registry behind this guard's back, or replaced there.
+    if (known !== undefined) this.forget(known);
     const existed = this.registry.get(name) !== undefined;
     const breaker = this.breaker(name);
     if (!existed) this.created.add(breaker);
@@ -359,8 +367,7 @@ export class HttpGuard<Req> {
       if (breaker.httpInFlight > 0) continue;
       this.keyed.delete(name);
       this.bindings.delete(name);
-      this.unlog.get(breaker)?.();
-      this.unlog.delete(breaker);
+      this.forget(breaker);
       if (
         this.created.has(breaker) &&
         this.registry.get(name) === breaker &&

@@ -69,15 +69,20 @@ function streamError(body: unknown): Error | undefined {
  * Whether this server cut the response short after its headers went out, without saying why: it
  * destroyed the connection while its client was still there (the connection's read side had
  * neither ended nor failed), and not because it is shutting down. That is what Fastify does when
- * a streamed reply's source fails, and Express's last-resort handler after a late `next(error)`.
- * A client that left shows on the connection: it ended (the client closed it) or failed (a
- * reset, or a write to a peer that is gone). HTTP/2 is left out: a client cancels one stream
- * there and the connection lives on.
+ * a streamed reply's source fails, and Express's last-resort handler after `next(error)` once
+ * the headers are out. A client that left shows on the connection: it ended (the client closed
+ * it) or failed (a reset, or a write to a peer that is gone). Not a cut of the server's own
+ * making either, nor the upstream's fault: a connection with an idle timeout (`server.timeout`,
+ * `res.setTimeout`, Fastify's `connectionTimeout`), which Node ends the same way when it fires
+ * (an idle stream, a client that vanished without a word), and a response held up by its client
+ * (a slow reader, its buffer full). HTTP/2 is left out: a client cancels one stream there and
+ * the connection lives on.
  */
 function cutByServer(res: ServerResponse): boolean {
-  if (!(res instanceof ServerResponse) || !res.headersSent) return false;
+  if (!(res instanceof ServerResponse) || !res.headersSent || res.writableNeedDrain) return false;
   const socket = res.req?.socket;
   if (!(socket instanceof Socket) || socket.readableEnded || socket.errored !== null) return false;
+  if ((socket.timeout ?? 0) > 0) return false;
   const server = (socket as { server?: { listening?: unknown } }).server;
   return server?.listening !== false;
 }
