@@ -398,14 +398,6 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       .catch((error: Error) => (next === undefined ? reply.send(error) : next(error)));
   }
 
-  /**
-   * `handler` behind the route's breaker: the request is admitted (or refused, never reaching
-   * `handler`) when Fastify calls the handler, after the route's hooks, body parsing and
-   * validation. A guarded handler costs no hook: any `onRequest` or `preHandler` hook costs every
-   * request Fastify's hook runner (~0.23k instructions and three closures), besides the hook.
-   * A route may serve several methods (Fastify serves HEAD for a GET route through a route of
-   * its own): see `gateFor`.
-   */
   /** The name of the breaker `routeGuard` admits `method`'s requests on, unless `key(request)` picks it. */
   function breakerName(routeGuard: Guard, method: string, url: string): string | undefined {
     return keyed.has(routeGuard) ? undefined : (fixedNames.get(routeGuard) ?? `${method} ${url}`);
@@ -425,6 +417,14 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     return undefined;
   }
 
+  /**
+   * `handler` behind the route's breaker: the request is admitted (or refused, never reaching
+   * `handler`) when Fastify calls the handler, after the route's hooks, body parsing and
+   * validation. A guarded handler costs no hook: any `onRequest` or `preHandler` hook costs every
+   * request Fastify's hook runner (~0.23k instructions and three closures), besides the hook.
+   * A route may serve several methods (Fastify serves HEAD for a GET route through a route of
+   * its own): see `gateFor`.
+   */
   function guardHandler(
     handler: Handler,
     routeGuard: Guard,
