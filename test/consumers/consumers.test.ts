@@ -13,35 +13,79 @@ const manifest = JSON.parse(readFileSync(new URL('./package.json', import.meta.u
 };
 const packages = Object.keys(manifest.dependencies);
 
-/** One value each package must export, by which the import is checked. */
-const probes: Record<string, string> = {
-  '@breakwater/core': 'CircuitBreaker',
-  '@breakwater/express': 'circuitBreaker',
-  '@breakwater/koa': 'circuitBreaker',
-  '@breakwater/fastify': 'breakwater',
-  '@breakwater/config': 'loadConfig',
-  '@breakwater/redis': 'RedisStore',
+/** The values each package must export (its public surface, as the SPEC and READMEs name it), and their kind. */
+const surface: Record<string, Record<string, 'function' | 'object'>> = {
+  '@breakwater/core': {
+    CircuitBreaker: 'function',
+    CircuitState: 'object',
+    Permit: 'function',
+    Registry: 'function',
+    defaultRegistry: 'object',
+    BreakerGroup: 'function',
+    CircuitOpenError: 'function',
+    CircuitTimeoutError: 'function',
+    isCircuitOpenError: 'function',
+    isCircuitTimeoutError: 'function',
+    presets: 'object',
+    withCircuitBreaker: 'function',
+    circuitBreaker: 'function',
+    createProtectedFetch: 'function',
+    healthResponder: 'function',
+  },
+  '@breakwater/express': { circuitBreaker: 'function', healthHandler: 'function' },
+  '@breakwater/koa': { circuitBreaker: 'function', healthHandler: 'function' },
+  '@breakwater/fastify': { breakwater: 'function', default: 'function' },
+  '@breakwater/config': {
+    loadConfig: 'function',
+    parseConfig: 'function',
+    createRegistry: 'function',
+    ConfigError: 'function',
+    configSchema: 'object',
+  },
+  '@breakwater/redis': { RedisStore: 'function', RedisCacheStore: 'function' },
 };
 
-describe.each(packages)('%s', (pkg) => {
-  const probe = probes[pkg] ?? 'default';
+/** The kind of each name of `pkg`'s surface, read from `module` in a child process. */
+const kinds = (pkg: string) =>
+  `Object.fromEntries(${JSON.stringify(Object.keys(surface[pkg] ?? {}))}.map((name) => [name, typeof m[name]]))`;
 
-  it('imports as ESM', async () => {
+describe.each(packages)('%s', (pkg) => {
+  it('imports as ESM, with its whole public surface', async () => {
     const { stdout } = await run(
       process.execPath,
-      ['--input-type=module', '-e', `import * as m from '${pkg}'; console.log(typeof m[${JSON.stringify(probe)}]);`],
+      ['--input-type=module', '-e', `import * as m from '${pkg}'; console.log(JSON.stringify(${kinds(pkg)}));`],
       { cwd: here },
     );
-    expect(stdout.trim()).toBe('function');
+    expect(JSON.parse(stdout)).toEqual(surface[pkg]);
   });
 
-  it('requires as CommonJS', async () => {
+  it('requires as CommonJS, with its whole public surface', async () => {
     const { stdout } = await run(
       process.execPath,
-      ['-e', `const m = require('${pkg}'); console.log(typeof m[${JSON.stringify(probe)}]);`],
+      ['-e', `const m = require('${pkg}'); console.log(JSON.stringify(${kinds(pkg)}));`],
       { cwd: here },
     );
-    expect(stdout.trim()).toBe('function');
+    expect(JSON.parse(stdout)).toEqual(surface[pkg]);
+  });
+});
+
+describe('the breakwater CLI, as installed', () => {
+  it("runs the package's bin, which starts with a node shebang, and checks a config file", async () => {
+    // What npm links into node_modules/.bin (pnpm links it only if it was built before install).
+    const installed = new URL('./node_modules/@breakwater/config/', import.meta.url);
+    const { bin } = JSON.parse(readFileSync(new URL('package.json', installed), 'utf8')) as {
+      bin: { breakwater: string };
+    };
+    const cli = fileURLToPath(new URL(bin.breakwater, installed));
+    expect(readFileSync(cli, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+    const { stdout } = await run(process.execPath, [cli, '--version'], { cwd: here });
+    expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const failure = await run(process.execPath, [cli, 'validate', 'missing.yaml'], { cwd: here }).then(
+      () => undefined,
+      (error: { code?: number; stderr?: string }) => error,
+    );
+    expect(failure?.code).toBe(1);
+    expect(failure?.stderr).toMatch(/missing\.yaml/);
   });
 });
 
