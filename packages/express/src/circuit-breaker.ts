@@ -27,12 +27,28 @@ export type ExpressBreakerOptions = HttpOptions<Request>;
 
 const DEFAULT_MAX_ENTRY_BYTES = 1_048_576;
 
+/**
+ * What a body parser left in `req.body`, or undefined for none: Express 4's body-parser sets an
+ * empty `{}` in front of every request, even one whose type it does not parse, and marks those
+ * it parsed with `_body`. That placeholder is no body to forward.
+ */
+function parsedBody(req: Request): unknown {
+  const body: unknown = req.body;
+  const placeholder =
+    typeof body === 'object' &&
+    body !== null &&
+    Object.getPrototypeOf(body) === Object.prototype &&
+    Object.keys(body).length === 0 &&
+    (req as { _body?: unknown })._body !== true;
+  return placeholder ? undefined : body;
+}
+
 function requestInfo(req: Request): RequestInfo {
   return {
     method: req.method,
     url: req.originalUrl ?? req.url,
     headers: req.headers,
-    body: () => readBody(req, req.body),
+    body: () => readBody(req, parsedBody(req)),
   };
 }
 
