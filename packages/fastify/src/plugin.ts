@@ -18,7 +18,6 @@ import {
   readBody,
   settleOnClose,
   showValue,
-  type WireResponse,
 } from '@breakwater/core';
 import type {
   FastifyInstance,
@@ -217,19 +216,12 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   const guard: Guard = new HttpGuard(httpOptions, adapter);
   /** Every guard of this instance, whose logging ends when the app closes (see `HttpGuard.close`). */
   const guards: Guard[] = [guard];
-  /** The `name` option of each guard (see `breakerName`). */
-  const fixedNames = new WeakMap<Guard, string | undefined>([[guard, httpOptions.name]]);
-  /** The `key` option of each guard that has one (see `sameBreaker`). */
-  const keyOptions = new WeakMap<Guard, unknown>([[guard, httpOptions.key]]);
   fastify.addHook('onClose', (_instance, done) => {
     for (const each of guards) each.close();
     done();
   });
   const { name: _shared, ...inherited } = httpOptions;
   const routeGuards = new WeakMap<object, Guard>();
-  /** Guards whose breakers come from `key(request)`, so not known before requests arrive. */
-  const keyed = new WeakSet<Guard>();
-  if (httpOptions.key !== undefined) keyed.add(guard);
   // Each admitted request keeps its call, or its fallback state when a fallback may answer it, in
   // a request decoration of this plugin instance's own: declared up front, it leaves the request's
   // shape stable and costs less than a WeakMap entry. One decoration, not two: Fastify sets them
@@ -257,9 +249,6 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       const merged: HttpOptions<FastifyRequest> = { ...inherited, ...(settings as RouteBreakerOptions) };
       routeGuard = new HttpGuard(merged, adapter);
       guards.push(routeGuard);
-      fixedNames.set(routeGuard, merged.name);
-      keyOptions.set(routeGuard, merged.key);
-      if (merged.key !== undefined) keyed.add(routeGuard);
       routeGuards.set(settings, routeGuard);
     }
     return routeGuard;
@@ -400,14 +389,13 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
 
   /** The name of the breaker `routeGuard` admits `method`'s requests on, unless `key(request)` picks it. */
   function breakerName(routeGuard: Guard, method: string, url: string): string | undefined {
-    return keyed.has(routeGuard) ? undefined : (fixedNames.get(routeGuard) ?? `${method} ${url}`);
+    return routeGuard.key !== undefined ? undefined : (routeGuard.name ?? `${method} ${url}`);
   }
 
   /** Whether `other` admits the route's requests of one of `methods` on the breaker `routeGuard` would. */
   function sameBreaker(other: Guarding, routeGuard: Guard, methods: string[], url: string): boolean {
     if (other.registry !== routeGuard.registry) return false;
-    const key = keyOptions.get(routeGuard);
-    if (other.key !== undefined || key !== undefined) return other.key === key;
+    if (other.key !== undefined || routeGuard.key !== undefined) return other.key === routeGuard.key;
     return methods.some((method) => other.nameFor(method) === breakerName(routeGuard, method, url));
   }
 
@@ -448,7 +436,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       depth,
       registry: routeGuard.registry,
       nameFor: (method) => breakerName(routeGuard, method, url),
-      key: keyOptions.get(routeGuard),
+      key: routeGuard.key,
       inner,
       release,
       bypass: () => {
@@ -466,7 +454,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
    * (see `kGuarded`) before any request: that instance's options are then the route's.
    */
   function createBreakers(routeGuard: Guard, route: RouteOptions): () => void {
-    if (keyed.has(routeGuard)) return noRelease;
+    if (routeGuard.key !== undefined) return noRelease;
     const registry = routeGuard.registry;
     const created: CircuitBreaker[] = [];
     for (const method of ([] as string[]).concat(route.method)) {
@@ -541,7 +529,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     }
     const guarded = guardHandler(handler, routeGuard, route.url, release, guardingOf(handler));
     route.handler = guarded as RouteOptions['handler'];
-    (route as Configured).config = { ...route.config, [kGuarded]: guardingOf(guarded) };
+    (route.config as Record<symbol, unknown>)[kGuarded] = guardingOf(guarded);
     if (!onSendEverywhere && routeGuard.mayFallBack()) {
       const hooks = route.onSend === undefined ? [] : ([] as unknown[]).concat(route.onSend);
       (route as { onSend?: unknown }).onSend = [...hooks, onSend];
@@ -615,13 +603,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   });
 
   if (healthAt !== undefined) {
-    let respond: () => WireResponse;
-    try {
-      respond = healthResponder({ registry: guard.registry, degradedStatus: healthAt.degradedStatus });
-    } catch (error) {
-      if (!(error instanceof TypeError)) throw error;
-      throw new TypeError(error.message.replace('"degradedStatus"', '"health.degradedStatus"'));
-    }
+    const respond = healthResponder({ registry: guard.registry, degradedStatus: healthAt.degradedStatus }, 'health.');
     fastify.get(healthAt.path, { config: { circuitBreaker: false } }, (_request, reply) => {
       sendWire(reply, respond());
     });

@@ -13,27 +13,28 @@ export interface HealthHandlerOptions {
 const HEALTH_KEYS = ['registry', 'degradedStatus'];
 
 /**
- * Validates health-handler options once, at setup, and returns the function that builds the
+ * Validates health-handler options once, at setup (named in errors after `within`, the path of
+ * the option that holds them, such as `health.`), and returns the function that builds the
  * health response (`{"status":"ok"|"degraded","circuit_breakers":{…}}`) on each request.
  */
-export function healthResponder(options: HealthHandlerOptions = {}): () => WireResponse {
+export function healthResponder(options: HealthHandlerOptions = {}, within = ''): () => WireResponse {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`Invalid options: got ${showValue(options)}, expected an object`);
   }
   for (const [key, value] of Object.entries(options)) {
     if (!HEALTH_KEYS.includes(key) && value !== undefined) {
       throw new TypeError(
-        `Unknown option "${key}": got ${showValue(value)}, expected one of ${HEALTH_KEYS.join(', ')}`,
+        `Unknown option "${within}${key}": got ${showValue(value)}, expected one of ${HEALTH_KEYS.join(', ')}`,
       );
     }
   }
   const registry = options.registry ?? defaultRegistry;
   if (typeof (registry as Partial<Registry>).health !== 'function') {
-    throw invalidOption('registry', options.registry, 'a Registry (an object with a health() method)');
+    throw invalidOption(`${within}registry`, options.registry, 'a Registry (an object with a health() method)');
   }
   const degradedStatus = options.degradedStatus ?? 200;
   if (!Number.isInteger(degradedStatus) || degradedStatus < 200 || degradedStatus > 599) {
-    throw invalidOption('degradedStatus', degradedStatus, 'an integer from 200 to 599');
+    throw invalidOption(`${within}degradedStatus`, degradedStatus, 'an integer from 200 to 599');
   }
   return () => {
     const document = registry.health();

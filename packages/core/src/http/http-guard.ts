@@ -105,8 +105,10 @@ function isRegistry(value: unknown): value is Registry {
  */
 export class HttpGuard<Req> {
   readonly registry: Registry;
-  private readonly name: string | undefined;
-  private readonly key: ((req: Req) => string) | undefined;
+  /** The `name` option: the breaker every request is admitted on, unless `key` picks one. */
+  readonly name: string | undefined;
+  /** The `key` option, which picks the breaker per request. */
+  readonly key: ((req: Req) => string) | undefined;
   private readonly breakerOptions: BreakerDefaults;
   private readonly isFailureStatus: ((status: number) => boolean) | undefined;
   private readonly declaredStatus = new Map<string, (status: number) => boolean>();
