@@ -159,6 +159,36 @@ describe('@circuitBreaker', () => {
     expect(registry.names().sort()).toEqual(['Base.load', 'Payments.fetch', 'Users.fetch']);
   });
 
+  it('names the breaker after the declaring class however the method is first called (unbound, as a callback)', async () => {
+    const registry = new Registry();
+    const { Payments, Users, Base } = compileDecorated<Record<string, unknown>>(
+      `
+      class Payments {
+        @circuitBreaker({ registry, failureThreshold: 1 })
+        static async ping() { throw new Error('payments down'); }
+      }
+      class Users {
+        @circuitBreaker({ registry, failureThreshold: 1 })
+        static async ping() { return 'users'; }
+      }
+      class Base {
+        @circuitBreaker({ registry })
+        async load() { return 'loaded'; }
+      }
+      const result = { Payments, Users, Base };
+    `,
+      { circuitBreaker, registry },
+    );
+    const unbound = (owner: unknown, method: string) => (owner as Record<string, () => Promise<unknown>>)[method];
+    const paymentsPing = unbound(Payments, 'ping') as () => Promise<unknown>;
+    await expect(paymentsPing()).rejects.toThrow('payments down');
+    // Payments' open breaker is not Users'.
+    await expect((unbound(Users, 'ping') as () => Promise<unknown>)()).resolves.toBe('users');
+    const load = unbound(new (Base as new () => object)(), 'load') as () => Promise<unknown>;
+    await expect(load()).resolves.toBe('loaded');
+    expect(registry.names().sort()).toEqual(['Base.load', 'Payments.ping', 'Users.ping']);
+  });
+
   it('checks options that go together over the registry defaults beneath them', () => {
     const registry = new Registry({ defaults: { slowCallDurationMs: 500, slowCallRateThreshold: 0.5 } });
     expect(() => circuitBreaker({ registry, slowCallRateThreshold: 0.8 })).not.toThrow();

@@ -64,10 +64,19 @@ export function circuitBreaker(options: DecoratorOptions = {}) {
   ): (this: This, ...args: Args) => Promise<Awaited<R>> {
     if (context.kind !== 'method') throw new TypeError('@circuitBreaker decorates methods only');
     let breaker: CircuitBreaker | undefined;
+    // The declaring class, known from the class (static method) or the first instance made
+    // (instance method) before any call: the name must not depend on how the first call is made
+    // (unbound, say, when the method is passed as a callback).
+    let declaredBy: string | undefined;
+    if (name === undefined && typeof context.addInitializer === 'function') {
+      context.addInitializer(function (this: unknown) {
+        declaredBy ??= ownerName(this, context.static, context.name, guarded);
+      });
+    }
     const guarded = function (this: This, ...args: Args): Promise<Awaited<R>> {
       if (breaker === undefined) {
         const methodName = String(context.name);
-        const owner = ownerName(this, context.static, context.name, guarded);
+        const owner = declaredBy ?? ownerName(this, context.static, context.name, guarded);
         breaker = registry.getOrCreate(name ?? (owner ? `${owner}.${methodName}` : methodName), rest);
       }
       return breaker.execute(() => method.apply(this, args));

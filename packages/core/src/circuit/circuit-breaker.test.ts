@@ -249,6 +249,33 @@ describe('CircuitBreaker', () => {
       expect(breaker.stats()).toMatchObject({ successes: 0, timeouts: 1 });
     });
 
+    it('expires a probe once when a timeout listener reads the breaker', () => {
+      const { breaker, clock, acquire, changes } = halfOpen({ halfOpenMaxRequests: 1 });
+      const seen: string[] = [];
+      breaker.on('timeout', () => {
+        // A logging listener; stop short of a stack overflow should it be called again and again.
+        if (seen.length < 50) seen.push(breaker.stats().state);
+      });
+      acquire();
+      clock.t += 1_500;
+      expect(breaker.state).toBe('OPEN');
+      expect(seen).toHaveLength(1);
+      expect(changes.map((change) => change.reason)).toEqual(['probe_expired']);
+      expect(breaker.stats()).toMatchObject({ timeouts: 1, failures: 2, consecutiveFailures: 2 });
+    });
+
+    it('holds a probe slot for the probe limit, not for the size of a step back of the clock on top', () => {
+      const { breaker, clock, acquire } = halfOpen({ halfOpenMaxRequests: 1 });
+      acquire();
+      clock.t -= 3_600_000;
+      // Asked before anything else noticed the step: never more than the probe limit itself.
+      expect(breaker.retryAfterMs(clock.t, 'half_open_full')).toBe(1_000);
+      expect(breaker.state).toBe('HALF_OPEN');
+      expect(breaker.tryAcquire()).toBeUndefined();
+      clock.t += 1_000;
+      expect(breaker.state).toBe('OPEN');
+    });
+
     it('expires the oldest of several probes first', () => {
       const { breaker, clock, acquire } = halfOpen({ halfOpenMaxRequests: 2, successThreshold: 1 });
       acquire();

@@ -124,6 +124,8 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   private halfOpenInFlight = 0;
   /** Start time of each probe slot, NaN when free; made by the first probe, so an idle breaker holds none. */
   private probeStarts: number[] | undefined;
+  /** Set while the `timeout` event of an expired probe is emitted (see `recordExpiredProbe`). */
+  private expiringProbe = false;
   private openedAt = 0;
   private nextAttemptAt = 0;
   private openCount = 0;
@@ -271,7 +273,8 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
         const limit = this.probeLimitMs();
         let earliest = Number.POSITIVE_INFINITY;
         for (const start of this.probeStarts ?? []) if (start < earliest) earliest = start;
-        return Number.isFinite(earliest) ? Math.max(0, earliest + limit - now) : 0;
+        // Never more than the probe limit itself, even on a clock that went back (see `refresh`).
+        return Number.isFinite(earliest) ? Math.max(0, Math.min(earliest + limit - now, limit)) : 0;
       }
       case CircuitState.FORCED_OPEN:
         return this.options.recoveryTimeoutMs;
@@ -589,9 +592,15 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
    * takes effect as of the moment it fell due, so when it is noticed changes nothing.
    */
   private refresh(now: number): void {
-    if (this.current === CircuitState.HALF_OPEN && this.halfOpenInFlight > 0) {
+    if (this.current === CircuitState.HALF_OPEN && this.halfOpenInFlight > 0 && !this.expiringProbe) {
+      const starts = this.probeStarts as number[];
       let earliest = Number.POSITIVE_INFINITY;
-      for (const start of this.probeStarts ?? []) if (start < earliest) earliest = start;
+      for (let i = 0; i < starts.length; i++) {
+        // A probe that started ahead of the clock (a wall-clock step back): its limit runs from now,
+        // not for the size of the step on top, as the open time does below.
+        if ((starts[i] as number) > now) starts[i] = now;
+        if ((starts[i] as number) < earliest) earliest = starts[i] as number;
+      }
       const expiresAt = earliest + this.probeLimitMs();
       if (now >= expiresAt) this.recordExpiredProbe(expiresAt);
     }
@@ -618,7 +627,13 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     this.consecutiveFailures++;
     this.sync?.recorded({ failure: true, slow, timeout: true });
     const generation = this.generation;
-    if (this.hasListeners('timeout')) this.emit('timeout', { name: this.name, durationMs, slow });
+    // A `timeout` listener that reads `state` or `stats()` must not expire (and count) this probe again.
+    this.expiringProbe = true;
+    try {
+      if (this.hasListeners('timeout')) this.emit('timeout', { name: this.name, durationMs, slow });
+    } finally {
+      this.expiringProbe = false;
+    }
     if (generation === this.generation) this.open('probe_expired', at);
   }
 

@@ -53,6 +53,27 @@ describe('Deadlines', () => {
     expect(expired).toEqual(['first', 'second']);
   });
 
+  it('keeps the calls still waiting on time when a call with a later deadline is added while one expires', async () => {
+    const deadlines = new Deadlines();
+    const start = Deadlines.now();
+    const expiredAt: Record<string, number> = {};
+    const late = new TimedCall(start + 5_000, () => {});
+    deadlines.add(
+      new TimedCall(start + 20, () => {
+        expiredAt.first = Deadlines.now() - start;
+        // A `timeout` listener that retries through the same breaker.
+        deadlines.add(late);
+      }),
+    );
+    deadlines.add(new TimedCall(start + 60, () => (expiredAt.second = Deadlines.now() - start)));
+    await delay(400);
+    deadlines.remove(late);
+    expect(expiredAt.first).toBeGreaterThanOrEqual(19);
+    // Due at 60 ms: not held back until the later call's deadline (5 s).
+    expect(expiredAt.second).toBeGreaterThanOrEqual(59);
+    expect(expiredAt.second).toBeLessThan(400);
+  });
+
   it('holds the process only while calls run', async () => {
     const before = heldTimers();
     const deadlines = new Deadlines();
@@ -98,6 +119,24 @@ describe('execute() with timeoutMs, many calls at once', () => {
       }
     }
     expect(breaker.stats()).toMatchObject({ successes: 10, timeouts: 10 });
+  });
+
+  it('times each call out at its own deadline when a timeout listener starts another call', async () => {
+    const breaker = new CircuitBreaker({ name: 'retry-on-timeout', timeoutMs: 300, failureThreshold: 0 });
+    const hang = () => new Promise<never>(() => {});
+    let retried = false;
+    breaker.on('timeout', () => {
+      if (retried) return;
+      retried = true;
+      breaker.execute(hang).catch(() => {});
+    });
+    const started = performance.now();
+    breaker.execute(hang).catch(() => {});
+    await delay(40);
+    // Due at about 340 ms; not 300 ms after the retry began (600 ms).
+    const after = await breaker.execute(hang).catch(() => performance.now() - started);
+    expect(after).toBeGreaterThanOrEqual(330);
+    expect(after).toBeLessThan(500);
   });
 
   it('leaves no timer holding the process once every call is done', async () => {

@@ -57,7 +57,9 @@ export class Deadlines {
     if (this.tail === undefined) this.head = call;
     else this.tail.next = call;
     this.tail = call;
-    if (this.timer === undefined) this.arm(call.deadline);
+    // The head holds the earliest deadline: a call added while `fire` runs (from an expiry's
+    // listener) must not arm the timer for its own, later deadline past the calls still waiting.
+    if (this.timer === undefined) this.arm((this.head as TimedCall).deadline);
     else if (!this.held) {
       this.timer.ref();
       this.held = true;

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { delay } from '../../../../test/support/index.js';
 import type { CallEvent } from '../circuit/events.js';
 import { CircuitOpenError, isCircuitOpenError } from '../errors/circuit-open-error.js';
 import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
@@ -203,6 +204,21 @@ describe('createProtectedFetch: timeouts and aborts', () => {
     expect(error).toBe(reason);
     expect(server.hits()).toBe(0);
     expect(registry.get(server.origin)?.stats().totalCalls).toBe(0);
+  });
+
+  it('times out at timeoutMs with a fetch that does not stop on its signal, and counts no late success', async () => {
+    const registry = new Registry();
+    const server = await serve((req, res) => setTimeout(() => answer(200)(req, res), 400));
+    // A fetch of the user's that drops the signal it is given.
+    const deaf = (input: string | URL | Request) => globalThis.fetch(input);
+    const fetch = createProtectedFetch({ registry, timeoutMs: 40, fetch: deaf as typeof globalThis.fetch });
+    const started = performance.now();
+    const error = await fetch(`${server.origin}/slow`).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CircuitTimeoutError);
+    expect(performance.now() - started).toBeLessThan(300);
+    await delay(500);
+    expect(server.urls).toEqual(['/slow']);
+    expect(registry.get(server.origin)?.stats()).toMatchObject({ timeouts: 1, successes: 0, failures: 1 });
   });
 
   it('clears its timer once the response arrives', async () => {

@@ -71,16 +71,31 @@ export async function fetchThrough(
   let signal = callerSignal ?? undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timeoutError: CircuitTimeoutError | undefined;
+  let timedOut: Promise<never> | undefined;
   if (timeoutMs !== undefined) {
     const controller = new AbortController();
-    timer = setTimeout(() => {
-      timeoutError = new CircuitTimeoutError(breaker.name, timeoutMs);
-      controller.abort(timeoutError);
-    }, timeoutMs);
+    // Settles the call at the deadline even when the fetch given does not stop on its signal.
+    timedOut = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        timeoutError = new CircuitTimeoutError(breaker.name, timeoutMs);
+        controller.abort(timeoutError);
+        reject(timeoutError);
+      }, timeoutMs);
+    });
     signal = callerSignal ? AbortSignal.any([callerSignal, controller.signal]) : controller.signal;
   }
   try {
-    const response = await baseFetch(input, signal === undefined ? init : { ...init, signal });
+    const pending = baseFetch(input, signal === undefined ? init : { ...init, signal });
+    if (timedOut !== undefined) {
+      // An answer that comes after the deadline is nobody's: free its connection.
+      Promise.resolve(pending).then(
+        (late) => {
+          if (timeoutError !== undefined) late.body?.cancel().catch(() => {});
+        },
+        () => {},
+      );
+    }
+    const response = await (timedOut === undefined ? pending : Promise.race([pending, timedOut]));
     if (isFailureStatus(response.status)) permit.failure(new HttpStatusError(response.status));
     else permit.success();
     return response;
