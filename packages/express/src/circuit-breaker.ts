@@ -39,7 +39,11 @@ function parsedBody(req: Request): unknown {
     body !== null &&
     Object.getPrototypeOf(body) === Object.prototype &&
     Object.keys(body).length === 0 &&
-    (req as { _body?: unknown })._body !== true;
+    (req as { _body?: unknown })._body !== true &&
+    // Only Express 4's body-parser (1.x) leaves that placeholder; Express 5's (2.x) leaves
+    // req.body undefined when it skips a request, and marks nothing it parsed: a `{}` there is a
+    // parsed empty object. Express 4 still has the deprecated `app.del`, Express 5 has not.
+    typeof (req.app as { del?: unknown } | undefined)?.del === 'function';
   return placeholder ? undefined : body;
 }
 

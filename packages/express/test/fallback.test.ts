@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { CircuitOpenError, CircuitTimeoutError, Registry } from '@breakwater/core';
-import type { NextFunction, Request, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express4 from 'express4';
 import express5 from 'express5';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -225,6 +226,7 @@ describe.each(majors)('Express $major fallbacks', ({ express }) => {
               method: req.method,
               url: req.url,
               type: req.headers['content-type'] ?? null,
+              ...(req.headers['content-encoding'] === undefined ? {} : { encoding: req.headers['content-encoding'] }),
               body: Buffer.concat(chunks).toString(),
             }),
           );
@@ -248,6 +250,41 @@ describe.each(majors)('Express $major fallbacks', ({ express }) => {
       expect(answer.status).toBe(200);
       expect(answer.headers.get('x-circuit-fallback')).toBe('alternative_service');
       expect(answer.json()).toEqual({ method: 'POST', url: '/items?x=1', type: 'application/json', body: '{"a":1}' });
+    });
+
+    /** POSTs `body` with `headers` on an open circuit, behind `parser`; gives what the backup received. */
+    async function forwarded(parser: RequestHandler, headers: Record<string, string>, body: string | Uint8Array) {
+      const alternate = await backup();
+      const { url, open } = await serve({ fallback: { strategy: 'alternative_service', url: alternate.url } }, (app) =>
+        app.use(parser),
+      );
+      await open();
+      const answer = await request(`${url}/items`, { method: 'POST', headers, body });
+      expect(answer.headers.get('x-circuit-fallback')).toBe('alternative_service');
+      return answer.json();
+    }
+
+    it('forwards a parsed empty JSON object', async () => {
+      const got = await forwarded(express.json(), { 'content-type': 'application/json' }, '{}');
+      expect(got).toMatchObject({ type: 'application/json', body: '{}' });
+    });
+
+    it('forwards a form its parser nested as JSON, labelled as JSON', async () => {
+      const form = { 'content-type': 'application/x-www-form-urlencoded' };
+      const got = await forwarded(express.urlencoded({ extended: true }), form, 'a[b]=1&c=2');
+      expect(got).toMatchObject({ type: 'application/json', body: '{"a":{"b":"1"},"c":"2"}' });
+    });
+
+    it('forwards a body its parser inflated without its Content-Encoding', async () => {
+      const headers = { 'content-type': 'application/json', 'content-encoding': 'gzip' };
+      const got = await forwarded(express.json(), headers, gzipSync('{"x":1}'));
+      expect(got).toEqual({ method: 'POST', url: '/items', type: 'application/json', body: '{"x":1}' });
+    });
+
+    it('forwards text its parser decoded from another charset as UTF-8, labelled so', async () => {
+      const headers = { 'content-type': 'text/plain; charset=iso-8859-1' };
+      const got = await forwarded(express.text(), headers, Buffer.from('café', 'latin1'));
+      expect(got).toMatchObject({ type: 'text/plain; charset=utf-8', body: 'café' });
     });
 
     it('forwards a body no parser has read, byte for byte', async () => {
@@ -315,6 +352,25 @@ describe.each(majors)('Express $major fallbacks', ({ express }) => {
 
       expect(received).toMatch(/^HTTP\/1\.1 503/);
       expect(forwarded()).toBe(0);
+    });
+
+    it("takes the backups' breakers of the breakers key() evicts out of the registry with them", async () => {
+      const alternate = await listen((_req, res) => res.end('backup'));
+      const registry = new Registry();
+      const app = express();
+      const fallback = { strategy: 'alternative_service', url: alternate.url } as const;
+      const key = (req: Request) => `tenant-${req.path.slice(1)}`;
+      const mw = circuitBreaker({ key, maxBreakers: 2, registry, failureThreshold: 1, fallback });
+      app.get('/:tenant', mw, (_req: Request, res: Response) => res.status(500).send('down'));
+      const { url } = await listen(app);
+      for (let i = 0; i < 10; i++) {
+        // Opens tenant-i, whose next request goes to the backup; then tenant-i recovers, idle.
+        await request(`${url}/${i}`);
+        expect((await request(`${url}/${i}`)).text).toBe('backup');
+        registry.get(`tenant-${i}`)?.reset();
+      }
+      const names = Object.keys(registry.health().circuit_breakers).sort();
+      expect(names).toEqual(['tenant-8', 'tenant-8:alternative', 'tenant-9', 'tenant-9:alternative']);
     });
 
     it('sends the structured 503 when the backup is down', async () => {

@@ -140,6 +140,11 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
+/** The name of the breaker that guards the `alternative_service` backup of breaker `name`. */
+export function backupName(name: string): string {
+  return `${name}:alternative`;
+}
+
 /**
  * Produces fallback responses for one adapter's requests. Every method is safe: a fallback that
  * fails is logged and answered with `undefined`, so the caller sends the structured 503.
@@ -270,14 +275,23 @@ export class FallbackEngine<Req = unknown> {
     options: AlternativeServiceFallbackOptions,
   ): Promise<WireResponse> {
     const method = info.method.toUpperCase();
-    const body = method === 'GET' || method === 'HEAD' ? undefined : await info.body?.();
-    const backup = this.context.registry.getOrCreate(`${breaker.name}:alternative`, {
+    const read = method === 'GET' || method === 'HEAD' ? undefined : await info.body?.();
+    const headers = forwardableHeaders(info.headers);
+    let body = read;
+    if (typeof read === 'object' && !(read instanceof Uint8Array)) {
+      // What a parser made of the body: inflated, and maybe of another type (see `ParsedBody`).
+      headers.delete('content-encoding');
+      if (read.contentType === undefined) headers.delete('content-type');
+      else headers.set('content-type', read.contentType);
+      body = read.parsed;
+    }
+    const backup = this.context.registry.getOrCreate(backupName(breaker.name), {
       timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       ...options.breaker,
     });
     const response = await fetchThrough(backup, globalThis.fetch, serverError, joinUrl(options.url, info.url), {
       method,
-      headers: forwardableHeaders(info.headers),
+      headers,
       body: body as RequestInit['body'],
     });
     if (response.status >= 500) {

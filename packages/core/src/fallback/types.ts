@@ -1,4 +1,5 @@
 import type { ResponseDescriptor } from '../http/response.js';
+import type { ParsedBody } from '../node/read-body.js';
 import type { BreakerDefaults } from '../registry/registry.js';
 
 /** What the fallback engine needs to know of a request; adapters build it from theirs. */
@@ -7,8 +8,11 @@ export interface RequestInfo {
   /** Path and query, as received. */
   url: string;
   headers: Record<string, string | string[] | undefined>;
-  /** Reads the request body, for forwarding to an alternative service. */
-  body?: () => Promise<Uint8Array | string | undefined>;
+  /**
+   * Reads the request body, for forwarding to an alternative service: its bytes as they came,
+   * or what a body parser made of it (see `readBody`).
+   */
+  body?: () => Promise<Uint8Array | string | ParsedBody | undefined>;
 }
 
 /** A response kept by the `cache` strategy. */

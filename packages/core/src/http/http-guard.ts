@@ -5,7 +5,7 @@ import { CircuitState } from '../circuit/state.js';
 import type { CircuitOpenError } from '../errors/circuit-open-error.js';
 import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
 import { invalidOption, showValue } from '../errors/invalid-option.js';
-import { type FallbackContext, FallbackEngine } from '../fallback/fallback-engine.js';
+import { backupName, type FallbackContext, FallbackEngine } from '../fallback/fallback-engine.js';
 import type { CacheStore, FallbackOptions, RequestInfo } from '../fallback/types.js';
 import { answeredByBreakwater } from '../node/answered.js';
 import { isAnswered, statusOf } from '../node/settle-on-close.js';
@@ -374,8 +374,15 @@ export class HttpGuard<Req> {
         this.created.has(breaker) &&
         this.registry.get(name) === breaker &&
         this.registry.declaration(name) === undefined
-      )
+      ) {
         this.registry.delete(name);
+        // Its alternative_service backup's breaker goes with it while closed, or key() would grow
+        // the registry without bound however low maxBreakers is.
+        const backup = this.registry.get(backupName(name));
+        if (backup?.state === CircuitState.CLOSED && this.registry.declaration(backup.name) === undefined) {
+          this.registry.delete(backup.name);
+        }
+      }
       return true;
     }
     return false;

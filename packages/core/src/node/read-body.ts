@@ -48,18 +48,41 @@ function isFlat(value: object): value is Record<string, string | string[]> {
   );
 }
 
-function serialize(parsed: unknown, contentType: string | undefined): Uint8Array | string | undefined {
+/**
+ * A request body as a parser left it, serialized again for forwarding: no longer in the
+ * `Content-Encoding` the request came with (parsers inflate it), and sent as `contentType`, which
+ * differs from the request's own when the parser's result could not be written back in it (a
+ * nested form only JSON can carry, text decoded from another charset).
+ */
+export interface ParsedBody {
+  readonly parsed: Uint8Array | string;
+  readonly contentType: string | undefined;
+}
+
+const JSON_TYPE = /^\s*application\/([\w.+-]*\+)?json\s*(;|$)/i;
+const CHARSET = /;\s*charset\s*=\s*("?)([^;"]*)\1/i;
+
+/** `contentType` with its charset made UTF-8, which is what a JavaScript string is sent in. */
+function inUtf8(contentType: string | undefined): string | undefined {
+  const charset = contentType === undefined ? undefined : CHARSET.exec(contentType);
+  if (charset === null || charset === undefined || /^utf-?8$/i.test(charset[2] as string)) return contentType;
+  return (contentType as string).replace(CHARSET, '; charset=utf-8');
+}
+
+function serialize(parsed: unknown, contentType: string | undefined): ParsedBody | undefined {
   if (parsed === undefined || parsed === null) return undefined;
-  if (typeof parsed === 'string' || parsed instanceof Uint8Array) return parsed;
-  if (typeof parsed !== 'object') return String(parsed);
+  if (parsed instanceof Uint8Array) return { parsed, contentType };
+  if (typeof parsed !== 'object') return { parsed: String(parsed), contentType: inUtf8(contentType) };
   if (contentType?.toLowerCase().includes('application/x-www-form-urlencoded') && isFlat(parsed)) {
     const form = new URLSearchParams();
     for (const [name, value] of Object.entries(parsed)) {
       for (const item of Array.isArray(value) ? value : [value]) form.append(name, item);
     }
-    return form.toString();
+    return { parsed: form.toString(), contentType: inUtf8(contentType) };
   }
-  return JSON.stringify(parsed);
+  const json = JSON.stringify(parsed);
+  const isJson = contentType !== undefined && JSON_TYPE.test(contentType);
+  return { parsed: json, contentType: isJson ? inUtf8(contentType) : 'application/json' };
 }
 
 /** Whether the request carries a body (RFC 9112 §6.3): a `Transfer-Encoding`, or a `Content-Length` above 0. */
@@ -70,12 +93,12 @@ function hasBody(req: IncomingMessage): boolean {
 
 /**
  * The request body for forwarding: the raw bytes when nothing has read the stream yet (at most
- * 1 MiB), else what a body parser left (a string or bytes as they are, a form as a form, other
- * objects as JSON). Rejects when the body is no longer there to forward: read in part (the
+ * 1 MiB), else what a body parser left (see `ParsedBody`: a string or bytes as they are, a flat
+ * form as a form, other objects as JSON). Rejects when the body is no longer there to forward: read in part (the
  * handler was still receiving it), or read in full by something that left nothing parsed (a
  * handler that consumed the stream itself). Forwarding would send the request without its body.
  */
-export function readBody(req: IncomingMessage, parsed: unknown): Promise<Uint8Array | string | undefined> {
+export function readBody(req: IncomingMessage, parsed: unknown): Promise<Uint8Array | ParsedBody | undefined> {
   if (!req.readableDidRead && !req.readableEnded) return readStream(req);
   if (!req.readableEnded) return Promise.reject(new Error('the request body was being read by the handler'));
   if (parsed === undefined && hasBody(req)) {
