@@ -20,6 +20,8 @@ export interface BindingHost {
   connected(): boolean;
   /** Connected and answering: the cluster decides rather than this instance alone. */
   sharing(): boolean;
+  /** Redis stopped answering but the connection stands: asks whether it answers again. */
+  checkBack(): void;
   run(
     script: Script,
     keys: BreakerKeys,
@@ -353,9 +355,11 @@ export class BreakerBinding implements BreakerSync {
 
   private async flush(): Promise<void> {
     if (this.flushing || this.calls === 0 || this.detached) return;
-    if (!this.host.connected()) {
-      // Counts are worth sharing only while fresh: during an outage they stay local.
+    if (!this.host.sharing()) {
+      // Counts are worth sharing only while fresh: during an outage they stay local (and are not
+      // sent, for a frozen Redis to apply them when it wakes up).
       this.dropCounts();
+      this.host.checkBack();
       return;
     }
     const bucket = Math.floor(this.target.options.clock.now() / this.bucketMs);

@@ -1,4 +1,4 @@
-import type { CachedResponse, CacheStore } from '@breakwater/core';
+import { type CachedResponse, type CacheStore, log } from '@breakwater/core';
 import { Availability } from './availability.js';
 import { escapeName } from './keys.js';
 import {
@@ -9,6 +9,17 @@ import {
   validateCacheOptions,
 } from './options.js';
 import { withTimeout } from './with-timeout.js';
+
+/**
+ * The longest expiry sent to Redis: its \`PX\` takes a 64-bit integer, and refuses a longer one
+ * (or one that JavaScript would write with an exponent). Over 285,000 years.
+ */
+const MAX_TTL_MS = Number.MAX_SAFE_INTEGER;
+
+/** An error Redis answered with (OOM, READONLY, NOPERM…): Redis is there, it refused the command. */
+function isReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError';
+}
 
 function isCachedResponse(value: unknown): value is CachedResponse {
   const v = value as CachedResponse;
@@ -37,6 +48,9 @@ export class RedisCacheStore implements CacheStore {
   readonly timeoutMs: number;
   private readonly client: RedisClient;
   private readonly availability: Availability;
+  private readonly logger: RedisCacheStoreOptions['logger'];
+  /** Whether Redis refuses writes (maxmemory reached, a read-only replica…): told once, not per request. */
+  private refusing = false;
 
   constructor(options: RedisCacheStoreOptions) {
     validateCacheOptions(options);
@@ -44,6 +58,7 @@ export class RedisCacheStore implements CacheStore {
     this.prefix = options.prefix ?? CACHE_DEFAULTS.prefix;
     this.timeoutMs = options.timeoutMs ?? CACHE_DEFAULTS.timeoutMs;
     this.availability = new Availability(options.logger, 'the fallback cache');
+    this.logger = options.logger;
   }
 
   async get(key: string): Promise<CachedResponse | undefined> {
@@ -63,11 +78,20 @@ export class RedisCacheStore implements CacheStore {
   async set(key: string, value: CachedResponse, ttlMs: number): Promise<void> {
     if (!(ttlMs > 0) || !this.usable()) return;
     try {
-      const ttl = Math.max(1, Math.ceil(ttlMs));
+      const ttl = Math.min(Math.max(1, Math.ceil(ttlMs)), MAX_TTL_MS);
       await withTimeout(this.client.set(this.key(key), JSON.stringify(value), 'PX', ttl), this.timeoutMs);
       this.availability.succeeded();
+      this.refusing = false;
     } catch (error) {
-      this.availability.failed(error);
+      // Redis answered, with a refusal: no outage (lookups still work), and not one warning per request.
+      if (!isReplyError(error)) this.availability.failed(error);
+      else if (!this.refusing) {
+        this.refusing = true;
+        if (this.logger !== undefined) {
+          const message = (error as Error).message;
+          log(this.logger, 'warn', { error: message }, `Redis refuses to store fallback responses (${message})`);
+        }
+      }
     }
   }
 

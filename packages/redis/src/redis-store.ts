@@ -44,6 +44,10 @@ export class RedisStore implements BreakerStore, BindingHost {
   private readonly availability: Availability;
   private sequence = 0;
   private closed = false;
+  /** The pub/sub connection was lost and has not subscribed again: Redis is not back until it has. */
+  private subscriberDown = false;
+  /** A PING is out to learn whether a Redis that stopped answering answers again. */
+  private checking = false;
   private markSubscribed!: () => void;
   /** Settles once the channel subscription is active (or the store is closed). */
   private readonly subscribed = new Promise<void>((resolve) => {
@@ -148,14 +152,38 @@ export class RedisStore implements BreakerStore, BindingHost {
     args: readonly (string | number)[],
   ): Promise<{ stored: StoredState; extra: number[] } | undefined> {
     if (!this.connected()) return undefined;
+    if (!this.availability.available) {
+      // During an outage nothing is sent that Redis could apply late (a frozen server runs its
+      // queue when it wakes up): breakers re-sync once it answers.
+      this.checkBack();
+      return undefined;
+    }
     try {
       const reply = parseReply(await withTimeout(this.evaluate(script, keys, args), this.commandTimeoutMs));
-      if (this.availability.succeeded()) this.resyncAll();
+      this.back();
       return reply;
     } catch (error) {
       if (!this.closed) this.availability.failed(error);
       return undefined;
     }
+  }
+
+  /**
+   * @internal While Redis is unavailable but the connection stands (a frozen or overloaded server),
+   * asks it with a PING, one at a time, whether it answers again.
+   */
+  checkBack(): void {
+    if (this.checking || this.closed || !isConnected(this.client)) return;
+    this.checking = true;
+    withTimeout((this.client as Redis).ping(), this.commandTimeoutMs).then(
+      () => {
+        this.checking = false;
+        this.back();
+      },
+      () => {
+        this.checking = false;
+      },
+    );
   }
 
   /** @internal */
@@ -178,12 +206,21 @@ export class RedisStore implements BreakerStore, BindingHost {
     }
   }
 
+  /** Redis answered: the outage (if any) ends, unless the pub/sub connection is still to come back. */
+  private back(): void {
+    if (this.closed || this.subscriberDown) return;
+    if (this.availability.succeeded()) this.resyncAll();
+  }
+
   private subscribe(): void {
     if (this.subscriber !== undefined) return;
     const subscriber = this.client.duplicate() as RedisClient;
     this.subscriber = subscriber;
     subscriber.on('error', (error: unknown) => {
       if (!this.closed) this.availability.failed(error);
+    });
+    subscriber.on('close', () => {
+      if (!this.closed) this.subscriberDown = true;
     });
     subscriber.on('message', this.onMessage);
     subscriber.on('ready', this.onSubscriberReady);
@@ -195,6 +232,8 @@ export class RedisStore implements BreakerStore, BindingHost {
     this.subscriber?.subscribe(this.channel).then(
       () => {
         this.markSubscribed();
+        this.subscriberDown = false;
+        if (!this.closed && isConnected(this.client)) this.availability.succeeded();
         this.resyncAll();
       },
       (error: unknown) => {
@@ -210,7 +249,7 @@ export class RedisStore implements BreakerStore, BindingHost {
 
   private readonly onReady = (): void => {
     if (this.closed) return;
-    this.availability.succeeded();
+    if (!this.subscriberDown) this.availability.succeeded();
     this.resyncAll();
   };
 

@@ -230,6 +230,57 @@ describe('RedisStore when Redis is down, slow or restarted', () => {
     expect(b.warnings).toHaveLength(1);
   });
 
+  it('keeps the counts recorded once an outage was noticed local: a frozen Redis does not replay them when it wakes', async () => {
+    // Counts only: no rule can trip.
+    const defaults = { failureThreshold: 0, failureRateThreshold: 0, metricsWindowMs: 60_000 };
+    const a = await instance(defaults, 100);
+    const b = await instance(defaults, 100);
+    const call = async (): Promise<void> => {
+      await a.breaker().execute(async () => 'ok');
+      await sleep(10);
+    };
+
+    const frozen = redis.freeze(1200);
+    await sleep(20);
+    // Counts sent before anyone can know Redis froze; then A notices the outage.
+    let before = 0;
+    while (a.warnings.length === 0) {
+      await call();
+      before++;
+    }
+    let during = 0;
+    for (const until = Date.now() + 700; Date.now() < until; during++) await call();
+    await frozen;
+    let after = 0;
+    await waitFor(async () => {
+      await call();
+      after++;
+      return a.infos.length === 1;
+    }, 'A to note that Redis is back');
+    await sleep(300);
+
+    expect(during).toBeGreaterThan(20);
+    expect(b.breaker().stats().window.calls).toBeLessThanOrEqual(before + after);
+  });
+
+  it('warns once, not once per reconnection attempt, when only the pub/sub connection cannot come back', async () => {
+    const a = await instance({ failureThreshold: 0, failureRateThreshold: 0 });
+    const connected = Number(/connected_clients:(\d+)/.exec(String(await a.client.info('clients')))?.[1]);
+    // Redis is full (maxclients): the command connection stays, the pub/sub one cannot reconnect.
+    await a.client.config('SET', 'maxclients', String(connected - 1));
+    try {
+      await a.client.client('KILL', 'TYPE', 'pubsub');
+      for (const until = Date.now() + 1000; Date.now() < until; ) {
+        await a.breaker().execute(async () => 'ok');
+        await sleep(10);
+      }
+    } finally {
+      await a.client.config('SET', 'maxclients', '10000');
+    }
+    await waitFor(() => a.infos.length === 1, 'the pub/sub connection to come back');
+    expect(a.warnings).toHaveLength(1);
+  });
+
   it('starts with local breaking when Redis is unreachable, and never throws', async () => {
     const dead = await freePortInstance(prefix, { failureThreshold: 1 });
     instances.push(dead);

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { CircuitOpenError, FallbackEngine, Registry, type RequestInfo } from '@breakwater/core';
+import { CircuitOpenError, FallbackEngine, Registry, type RequestInfo, validateFallback } from '@breakwater/core';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisCacheStore } from '../src/index.js';
@@ -92,6 +92,45 @@ describe('RedisCacheStore', () => {
       expect(performance.now() - started).toBeLessThan(500);
     }
     expect(warnings).toHaveLength(1);
+  });
+
+  it('warns once, and still serves lookups, while Redis answers but refuses writes (maxmemory reached)', async () => {
+    const admin = await connected();
+    const warnings: unknown[] = [];
+    const infos: unknown[] = [];
+    const store = new RedisCacheStore({
+      client: await connected(),
+      prefix: 'oom:',
+      logger: { warn: (m: unknown) => warnings.push(m), info: (m: unknown) => infos.push(m) },
+    });
+    await store.set('kept', entry, 60_000);
+    await admin.config('SET', 'maxmemory-policy', 'noeviction');
+    await admin.config('SET', 'maxmemory', '1');
+    try {
+      for (let i = 0; i < 10; i++) {
+        await store.set(`GET /${i}`, entry, 60_000);
+        expect(await store.get('kept')).toEqual(entry);
+      }
+    } finally {
+      await admin.config('SET', 'maxmemory', '0');
+    }
+    expect(warnings).toEqual([expect.stringContaining('Redis refuses to store fallback responses (OOM')]);
+    expect(infos).toEqual([]);
+    await store.set('GET /after', entry, 60_000);
+    expect(await store.get('GET /after')).toEqual(entry);
+  });
+
+  it('stores an entry for any ttlMs the cache fallback accepts, however long', async () => {
+    const warnings: unknown[] = [];
+    const store = new RedisCacheStore({
+      client: await connected(),
+      prefix: 'long-ttl:',
+      logger: { warn: (m: unknown) => warnings.push(m), info: () => {} },
+    });
+    expect(() => validateFallback({ strategy: 'cache', ttlMs: 1e20 })).not.toThrow();
+    await store.set('k', entry, 1e20);
+    expect(await store.get('k')).toEqual(entry);
+    expect(warnings).toEqual([]);
   });
 
   it('serves the cache fallback on one instance from a response another instance stored', async () => {
