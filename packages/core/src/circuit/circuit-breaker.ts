@@ -1,5 +1,6 @@
 import { CircuitOpenError, type RejectionReason } from '../errors/circuit-open-error.js';
 import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
+import { showValue } from '../errors/invalid-option.js';
 import { type CircuitBreakerOptions, type ResolvedOptions, resolveOptions, systemClock } from '../options.js';
 import { rulesFromOptions } from '../rules/rules-from-options.js';
 import type { TripRule } from '../rules/trip-rule.js';
@@ -233,6 +234,10 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
    * timeout, or `fn`'s own error.
    */
   execute<T>(fn: (signal: AbortSignal) => T | PromiseLike<T>): Promise<Awaited<T>> {
+    // A mistake of the caller's, not a failure of the dependency: not counted.
+    if (typeof fn !== 'function') {
+      return Promise.reject(new TypeError(`execute() takes a function: got ${showValue(fn)}`));
+    }
     const handlers = this.untimedHandlers ?? this.makeUntimedHandlers();
     if (handlers !== undefined) return this.runUntimed(fn, handlers);
     const now = this.options.clock.now();

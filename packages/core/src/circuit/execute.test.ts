@@ -48,6 +48,14 @@ describe('CircuitBreaker.execute', () => {
     expect(breaker.stats()).toMatchObject({ failures: 1, consecutiveFailures: 1 });
   });
 
+  it('rejects with a TypeError, counting nothing, when given no function', async () => {
+    const breaker = new CircuitBreaker({ name: 'no-fn', failureThreshold: 1 });
+    const call = breaker.execute(undefined as unknown as () => number);
+    await expect(call).rejects.toThrow(new TypeError('execute() takes a function: got undefined'));
+    expect(breaker.state).toBe('CLOSED');
+    expect(breaker.stats().totalCalls).toBe(0);
+  });
+
   it('gives fn an AbortSignal that does not fire without timeoutMs', async () => {
     const breaker = new CircuitBreaker({ name: 'signal' });
     const signal = await breaker.execute((s) => s);

@@ -104,7 +104,8 @@ describe('breaker groups', () => {
     const { registry } = setup(0.5);
     for (const name of ['a', 'b', 'c']) registry.get(name)?.forceOpen();
     expect(registry.get('d')?.tryAcquire()).toBeUndefined();
-    expect(registry.get('d')?.rejectionError()).toMatchObject({ reason: 'group' });
+    // Forced open members never probe: the wait they suggest (their recoveryTimeoutMs), not 0.
+    expect(registry.get('d')?.rejectionError()).toMatchObject({ reason: 'group', retryAfterMs: 1_000 });
   });
 
   it('with threshold 0 block as soon as one member is OPEN', () => {

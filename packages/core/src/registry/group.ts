@@ -25,6 +25,8 @@ export class BreakerGroup {
   private reopensAt = Number.POSITIVE_INFINITY;
   /** The soonest time a member's state changes by time alone; the answer must be recomputed then. */
   private recheckAt = Number.POSITIVE_INFINITY;
+  /** The shortest wait a FORCED_OPEN member suggests (see `CircuitBreaker.retryAfterMs`), for a group only they trip. */
+  private forcedWaitMs = Number.POSITIVE_INFINITY;
 
   constructor(name: string, options: GroupOptions) {
     if (typeof name !== 'string' || name.length === 0) {
@@ -92,9 +94,13 @@ export class BreakerGroup {
     return this.tripped;
   }
 
-  /** Time until the first open member may probe again. */
+  /**
+   * Time until the first open member may probe again; while only FORCED_OPEN members are open,
+   * which never probe, the wait they suggest rather than 0 (an invitation to retry at once).
+   */
   retryAfterMs(now: number): number {
-    return Number.isFinite(this.reopensAt) ? Math.max(0, this.reopensAt - now) : 0;
+    if (Number.isFinite(this.reopensAt)) return Math.max(0, this.reopensAt - now);
+    return Number.isFinite(this.forcedWaitMs) ? this.forcedWaitMs : 0;
   }
 
   private evaluate(now: number): void {
@@ -102,6 +108,7 @@ export class BreakerGroup {
     let open = 0;
     let reopensAt = Number.POSITIVE_INFINITY;
     let recheckAt = Number.POSITIVE_INFINITY;
+    let forcedWaitMs = Number.POSITIVE_INFINITY;
     for (const member of this.members) {
       // Reading `state` may move a member to HALF_OPEN, which marks us dirty again; that is fine.
       const state = member.state;
@@ -113,9 +120,11 @@ export class BreakerGroup {
       open++;
       const next = member.stats().nextAttemptTime;
       if (next !== null && next < reopensAt) reopensAt = next;
+      if (state === CircuitState.FORCED_OPEN) forcedWaitMs = Math.min(forcedWaitMs, member.retryAfterMs(now));
     }
     this.dirty = false;
     this.reopensAt = reopensAt;
+    this.forcedWaitMs = forcedWaitMs;
     this.recheckAt = Math.min(recheckAt, reopensAt);
     // A ratio, as the trip rules compare: 0.57 × 100 is 56.99999999999999 in floating point.
     this.tripped = open / this.memberNames.size > this.threshold;
