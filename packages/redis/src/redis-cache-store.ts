@@ -11,7 +11,7 @@ import {
 import { withTimeout } from './with-timeout.js';
 
 /**
- * The longest expiry sent to Redis: its \`PX\` takes a 64-bit integer, and refuses a longer one
+ * The longest expiry sent to Redis: its `PX` takes a 64-bit integer, and refuses a longer one
  * (or one that JavaScript would write with an exponent). Over 285,000 years.
  */
 const MAX_TTL_MS = Number.MAX_SAFE_INTEGER;

@@ -94,9 +94,10 @@ function hasBody(req: IncomingMessage): boolean {
 /**
  * The request body for forwarding: the raw bytes when nothing has read the stream yet (at most
  * 1 MiB), else what a body parser left (see `ParsedBody`: a string or bytes as they are, a flat
- * form as a form, other objects as JSON). Rejects when the body is no longer there to forward: read in part (the
- * handler was still receiving it), or read in full by something that left nothing parsed (a
- * handler that consumed the stream itself). Forwarding would send the request without its body.
+ * form as a form, other objects as JSON). Rejects when the body is no longer there to forward:
+ * read in part (the handler was still receiving it), or read in full by something that left
+ * nothing parsed (a handler that consumed the stream itself). Forwarding would send the request
+ * without its body.
  */
 export function readBody(req: IncomingMessage, parsed: unknown): Promise<Uint8Array | ParsedBody | undefined> {
   if (!req.readableDidRead && !req.readableEnded) return readStream(req);
