@@ -189,12 +189,12 @@ function checkCombined(
       });
     }
   }
-  if ((merged.slowCallDurationMs === undefined) !== (merged.slowCallRateThreshold === undefined)) {
-    const [given, missing] =
-      merged.slowCallDurationMs === undefined
-        ? ['slow_call_rate_threshold', 'slow_call_duration_ms']
-        : ['slow_call_duration_ms', 'slow_call_rate_threshold'];
-    findings.push({ segments: path, message: `missing key "${missing}": ${given} is set, and the two work together` });
+  // As in core: a duration alone counts slow calls without a rule; a ratio alone has nothing to count.
+  if (merged.slowCallRateThreshold !== undefined && merged.slowCallDurationMs === undefined) {
+    findings.push({
+      segments: path,
+      message: 'missing key "slow_call_duration_ms": slow_call_rate_threshold is set, and needs it to tell slow calls',
+    });
   }
   for (const problem of breakerOptionProblems(options, undefined, false)) {
     const key = sets(problem.option);

@@ -181,7 +181,7 @@ circuit_breakers:
     payment_api:
       recovery_timeout_ms: 60000
       max_recovery_timeout_ms: 1000
-      slow_call_duration_ms: 200
+      slow_call_rate_threshold: 0.5
     batch:
       half_open_max_requests: 20000
       backoff_multiplier: .inf
@@ -190,7 +190,7 @@ circuit_breakers:
       ['circuit_breakers.default.failure_treshold', expect.stringContaining('unknown key')],
       [
         'circuit_breakers.services.payment_api',
-        'missing key "slow_call_rate_threshold": slow_call_duration_ms is set, and the two work together',
+        'missing key "slow_call_duration_ms": slow_call_rate_threshold is set, and needs it to tell slow calls',
       ],
       [
         'circuit_breakers.services.payment_api.max_recovery_timeout_ms',
@@ -222,11 +222,13 @@ circuit_breakers:
     ]);
   });
 
-  it('needs both slow-call keys', () => {
-    expect(problemsOf(service('slow_call_duration_ms: 500'))).toMatchObject([
+  it('takes slow_call_duration_ms alone, but not slow_call_rate_threshold without it', () => {
+    expect(inspectConfig(service('slow_call_duration_ms: 500'), { env: {} }).ok).toBe(true);
+    expect(problemsOf(service('slow_call_rate_threshold: 0.5'))).toMatchObject([
       {
         path: 'circuit_breakers.services.payment_api',
-        message: 'missing key "slow_call_rate_threshold": slow_call_duration_ms is set, and the two work together',
+        message:
+          'missing key "slow_call_duration_ms": slow_call_rate_threshold is set, and needs it to tell slow calls',
       },
     ]);
   });

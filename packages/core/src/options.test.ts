@@ -155,12 +155,8 @@ describe('breaker options', () => {
     );
   });
 
-  it('require slowCallDurationMs and slowCallRateThreshold together', () => {
-    expect(construct({ slowCallDurationMs: 100 })).toThrow(
-      new TypeError(
-        'Invalid option "slowCallRateThreshold": got undefined, expected a value because "slowCallDurationMs" is set',
-      ),
-    );
+  it('take slowCallDurationMs alone (slow calls counted, no rule), but not slowCallRateThreshold without it', () => {
+    expect(construct({ slowCallDurationMs: 100 })).not.toThrow();
     expect(construct({ slowCallRateThreshold: 0.5 })).toThrow(
       new TypeError(
         'Invalid option "slowCallDurationMs": got undefined, expected a value because "slowCallRateThreshold" is set',
@@ -213,15 +209,15 @@ describe('breakerOptionProblems', () => {
       halfOpenMaxRequests: 20_000,
       backoffMultiplier: Number.POSITIVE_INFINITY,
       failureTreshold: 3,
-      slowCallDurationMs: 100,
+      slowCallRateThreshold: 0.5,
     } as never);
     expect(problems.map((p) => p.message)).toEqual([
       'Invalid option "halfOpenMaxRequests": got 20000, expected an integer from 1 to 10000',
       'Invalid option "backoffMultiplier": got Infinity, expected a finite number of at least 1',
       expect.stringMatching(/^Unknown option "failureTreshold": got 3, expected one of /),
-      'Invalid option "slowCallRateThreshold": got undefined, expected a value because "slowCallDurationMs" is set',
+      'Invalid option "slowCallDurationMs": got undefined, expected a value because "slowCallRateThreshold" is set',
     ]);
-    expect(problems[3]).toMatchObject({ option: 'slowCallRateThreshold', with: 'slowCallDurationMs' });
+    expect(problems[3]).toMatchObject({ option: 'slowCallDurationMs', with: 'slowCallRateThreshold' });
   });
 
   it('checks pairs over the options beneath, or leaves them to the merge with false', () => {

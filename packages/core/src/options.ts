@@ -17,9 +17,9 @@ export interface CircuitBreakerOptions {
   minimumRequests?: number;
   /** Length of the rolling window. */
   metricsWindowMs?: number;
-  /** A call slower than this counts as slow. */
+  /** A call slower than this counts as slow (given alone: counted in `stats()`, no rule trips on it). */
   slowCallDurationMs?: number;
-  /** Slow-call ratio (0–1] in the window that opens the circuit. */
+  /** Slow-call ratio (0–1] in the window that opens the circuit; needs `slowCallDurationMs`. */
   slowCallRateThreshold?: number;
   /** A call running longer is aborted and counts as a timeout failure. */
   timeoutMs?: number;
@@ -190,12 +190,16 @@ export function breakerOptionProblems(
   if (beneath === false) return problems;
   const merged = { ...beneath, ...definedOptions(options) };
   const { slowCallDurationMs, slowCallRateThreshold, recoveryTimeoutMs, maxRecoveryTimeoutMs } = merged;
-  if ((slowCallDurationMs === undefined) !== (slowCallRateThreshold === undefined)) {
-    const [given, missing] =
-      slowCallDurationMs === undefined
-        ? ['slowCallRateThreshold', 'slowCallDurationMs']
-        : ['slowCallDurationMs', 'slowCallRateThreshold'];
-    problems.push(problem(missing, undefined, `a value because "${given}" is set`, given));
+  // A duration alone counts slow calls (stats, events) without a rule; a ratio alone has no call to count.
+  if (slowCallRateThreshold !== undefined && slowCallDurationMs === undefined) {
+    problems.push(
+      problem(
+        'slowCallDurationMs',
+        undefined,
+        'a value because "slowCallRateThreshold" is set',
+        'slowCallRateThreshold',
+      ),
+    );
   }
   const recovery = recoveryTimeoutMs ?? DEFAULTS.recoveryTimeoutMs;
   const max = maxRecoveryTimeoutMs ?? DEFAULTS.maxRecoveryTimeoutMs;

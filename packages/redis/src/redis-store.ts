@@ -26,7 +26,7 @@ const DETACHED: BreakerSync = Object.freeze({ recorded() {}, transitioned() {}, 
  * or down, breakers go on locally and catch up when it is back.
  *
  * @example
- * const store = new RedisStore({ client: new Redis(process.env.REDIS_URL) });
+ * const store = new RedisStore({ client: new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379') });
  * const registry = new Registry({ store });
  */
 export class RedisStore implements BreakerStore, BindingHost {

@@ -460,6 +460,16 @@ describe('CircuitBreaker', () => {
       held.release();
     });
 
+    it('counts slow calls with slowCallDurationMs alone, without any rule tripping on them', () => {
+      const { breaker, clock, acquire } = fixture({ slowCallDurationMs: 100, minimumRequests: 1 });
+      for (let i = 0; i < 10; i++) {
+        const permit = acquire();
+        clock.t += 150;
+        permit.success();
+      }
+      expect(breaker.stats()).toMatchObject({ state: 'CLOSED', slowCalls: 10, slowCallRate: 1 });
+    });
+
     it('reports OPEN details and rejections', () => {
       const { breaker, clock } = opened();
       breaker.tryAcquire();

@@ -65,14 +65,14 @@ describe('Registry', () => {
 
     // A pair left incomplete by every layer is still refused, when the breaker is made.
     const bare = new Registry();
-    bare.declare('half', { options: { slowCallDurationMs: 100 } });
+    bare.declare('half', { options: { slowCallRateThreshold: 0.5 } });
     expect(() => bare.getOrCreate('half')).toThrow(
-      'Invalid option "slowCallRateThreshold": got undefined, expected a value because "slowCallDurationMs" is set',
+      'Invalid option "slowCallDurationMs": got undefined, expected a value because "slowCallRateThreshold" is set',
     );
-    expect(bare.getOrCreate('half', { slowCallRateThreshold: 0.5 }).options.slowCallRateThreshold).toBe(0.5);
+    expect(bare.getOrCreate('half', { slowCallDurationMs: 100 }).options.slowCallDurationMs).toBe(100);
 
     // Defaults apply to every name, declared or not: an incomplete pair there is refused at once.
-    expect(() => new Registry({ defaults: { slowCallDurationMs: 100 } })).toThrow(/"slowCallRateThreshold"/);
+    expect(() => new Registry({ defaults: { slowCallRateThreshold: 0.5 } })).toThrow(/"slowCallDurationMs"/);
     // An option given as undefined leaves the default beneath it, as the checks assume.
     expect(registry.getOrCreate('plain', { slowCallDurationMs: undefined }).options.slowCallDurationMs).toBe(500);
   });
