@@ -207,7 +207,20 @@ export function breakerOptionProblems(
   const capInPlay = maxRecoveryTimeoutMs !== undefined || merged.exponentialBackoff === true;
   if (capInPlay && typeof max === 'number' && typeof recovery === 'number' && max < recovery) {
     problems.push(
-      problem('maxRecoveryTimeoutMs', max, `a value of at least recoveryTimeoutMs (${recovery})`, 'recoveryTimeoutMs'),
+      maxRecoveryTimeoutMs === undefined
+        ? // Nobody gave the cap: the option given is the one to name.
+          problem(
+            'recoveryTimeoutMs',
+            recovery,
+            `at most maxRecoveryTimeoutMs (${max}, the default)`,
+            'maxRecoveryTimeoutMs',
+          )
+        : problem(
+            'maxRecoveryTimeoutMs',
+            max,
+            `a value of at least recoveryTimeoutMs (${recovery})`,
+            'recoveryTimeoutMs',
+          ),
     );
   }
   return problems;

@@ -686,6 +686,10 @@ describe('invalid options', () => {
     [{ name: 'x', fallback: { strategy: 'alternative_service', url: 'ftp://backup' } }, /fallback\.url/],
     [{ name: 'x', logger: {} }, /logger/],
     [{ name: 'x', key: 'tenant' }, /key/],
+    [
+      { name: 'x', bogus: 1 },
+      /^Unknown option "bogus": got 1, expected one of name, .*, registry, key, failureStatusCodes, fallback, onOpen, logger, maxBreakers$/,
+    ],
   ])('circuitBreaker(%j) throws a TypeError at setup', (options, message) => {
     expect(() => circuitBreaker(options as never)).toThrow(TypeError);
     expect(() => circuitBreaker(options as never)).toThrow(message);

@@ -213,7 +213,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   for (const key of REGISTER_KEYS) delete httpOptions[key];
   const healthAt = healthRoute(health);
   const adapter = { memoryStore: lruStore, logger: fastify.log as unknown as Logger };
-  const guard: Guard = new HttpGuard(httpOptions, adapter);
+  const guard: Guard = new HttpGuard(httpOptions, { ...adapter, options: ['health'] });
   /** Every guard of this instance, whose logging ends when the app closes (see `HttpGuard.close`). */
   const guards: Guard[] = [guard];
   fastify.addHook('onClose', (_instance, done) => {

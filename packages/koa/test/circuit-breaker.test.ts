@@ -657,6 +657,10 @@ describe('invalid options', () => {
     [{ name: 'x', fallback: { strategy: 'custom' } }, /fallback\.handler/],
     [{ name: 'x', logger: {} }, /logger/],
     [{ name: 'x', onOpen: true }, /onOpen/],
+    [
+      { name: 'x', bogus: 1 },
+      /^Unknown option "bogus": got 1, expected one of name, .*, registry, key, failureStatusCodes, fallback, onOpen, logger, maxBreakers$/,
+    ],
   ])('circuitBreaker(%j) throws a TypeError at setup', (options, message) => {
     expect(() => circuitBreaker(options as never)).toThrow(TypeError);
     expect(() => circuitBreaker(options as never)).toThrow(message);

@@ -98,6 +98,9 @@ function isRegistry(value: unknown): value is Registry {
   );
 }
 
+/** The options every adapter takes besides the breaker's own (see `HttpOptions`). */
+const HTTP_OPTIONS = ['registry', 'key', 'failureStatusCodes', 'fallback', 'onOpen', 'logger', 'maxBreakers'];
+
 /**
  * Everything HTTP adapters share: picks the breaker for a request, admits or refuses it,
  * classifies the response, times it out, and produces the 503 or a fallback. Adapters only
@@ -136,7 +139,12 @@ export class HttpGuard<Req> {
 
   constructor(
     options: HttpOptions<Req>,
-    adapter: { memoryStore?: (maxEntries: number) => CacheStore; logger?: Logger | undefined } = {},
+    adapter: {
+      memoryStore?: (maxEntries: number) => CacheStore;
+      logger?: Logger | undefined;
+      /** Options the adapter takes besides these (Fastify's `health`), named when an unknown one is refused. */
+      options?: readonly string[];
+    } = {},
   ) {
     if (typeof options !== 'object' || options === null) {
       throw new TypeError(`Invalid options: got ${showValue(options)}, expected an object`);
@@ -147,7 +155,8 @@ export class HttpGuard<Req> {
       throw invalidOption('registry', registry, 'a Registry (new Registry(), createRegistry(…) or defaultRegistry)');
     }
     const beneath = optionsBeneath(registry ?? defaultRegistry, key === undefined ? name : undefined);
-    validateBreakerOptions({ ...breakerOptions, ...(name === undefined ? {} : { name }) }, undefined, beneath);
+    const known = new Set([...HTTP_OPTIONS, ...(adapter.options ?? [])]);
+    validateBreakerOptions({ ...breakerOptions, ...(name === undefined ? {} : { name }) }, known, beneath);
     if (key !== undefined && typeof key !== 'function') {
       throw invalidOption('key', key, 'a function (request) => string');
     }
