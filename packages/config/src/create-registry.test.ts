@@ -25,11 +25,12 @@ describe('createRegistry', () => {
     expect(registry.getOrCreate('anything').options).toMatchObject({ failureThreshold: 4, timeoutMs: 2000 });
   });
 
-  it('declares each service, so its breaker gets the file options on first use', () => {
+  it("builds a registry with the services' breakers, in the file's options, listed from the start", () => {
     const registry = createRegistry(config());
-    expect(registry.names()).toEqual([]);
+    expect(registry.names()).toEqual(['orders']);
+    expect(registry.get('orders')?.options).toMatchObject({ failureThreshold: 4, timeoutMs: 800 });
+    expect(registry.toJSON().circuit_breakers.orders?.state).toBe('CLOSED');
     expect(registry.declaredNames()).toContain('orders');
-    expect(registry.getOrCreate('orders').options).toMatchObject({ failureThreshold: 4, timeoutMs: 800 });
   });
 
   it('takes a service that changes one of a pair of options set in default', () => {
@@ -58,15 +59,39 @@ circuit_breakers:
     });
   });
 
-  it('lets options given in code override the file', () => {
+  it('lets the first options given in code override the file, on the same breaker, until its first call', async () => {
     const registry = createRegistry(config());
-    expect(registry.getOrCreate('orders', { timeoutMs: 50 }).options.timeoutMs).toBe(50);
+    const made = registry.get('orders');
+    const changes: string[] = [];
+    made?.on('stateChange', (event) => changes.push(event.to));
+    // Code that asks without options changes nothing, nor stops options given later.
+    expect(registry.getOrCreate('orders')).toBe(made);
+    const orders = registry.getOrCreate('orders', { timeoutMs: 50, failureThreshold: 1 });
+    expect(orders).toBe(made);
+    expect(orders.options).toMatchObject({ timeoutMs: 50, failureThreshold: 1, name: 'orders' });
+    // The first options win, as they would have created the breaker.
+    expect(registry.getOrCreate('orders', { timeoutMs: 70 }).options.timeoutMs).toBe(50);
+    await orders.execute(() => Promise.reject(new Error('down'))).catch(() => undefined);
+    expect(changes).toEqual(['OPEN']);
   });
 
-  it('creates the service breakers at once when eager', () => {
-    const registry = createRegistry(config(), { eager: true });
-    expect(registry.names()).toEqual(['orders']);
-    expect(registry.toJSON().circuit_breakers.orders?.state).toBe('CLOSED');
+  it('keeps the options of a breaker that has seen a call, and checks options given in code', async () => {
+    const used = createRegistry(config());
+    await used.get('orders')?.execute(() => 'ok');
+    expect(used.getOrCreate('orders', { timeoutMs: 50 }).options.timeoutMs).toBe(800);
+
+    const checked = createRegistry(config());
+    expect(() => checked.getOrCreate('orders', { timeoutMs: -1 })).toThrow(/Invalid option "timeoutMs": got -1/);
+    expect(checked.get('orders')?.options.timeoutMs).toBe(800);
+  });
+
+  it('creates breakers on first use with eager: false', () => {
+    const registry = createRegistry(config(), { eager: false });
+    expect(registry.names()).toEqual([]);
+    expect(registry.getOrCreate('orders', { timeoutMs: 50 }).options).toMatchObject({
+      failureThreshold: 4,
+      timeoutMs: 50,
+    });
   });
 
   it('declares fallbacks and failure statuses, and gives group members the default statuses', () => {
@@ -95,8 +120,11 @@ circuit_breakers:
     };
     const clock = { now: () => 42 };
     const registry = createRegistry(config(), { clock, store });
-    expect(registry.getOrCreate('orders').options.clock).toBe(clock);
+    expect(registry.get('orders')?.options.clock).toBe(clock);
     expect(bound).toEqual(['orders']);
+    // Given options in code, it is bound again, to its new window.
+    registry.getOrCreate('orders', { metricsWindowMs: 10_000 });
+    expect(bound).toEqual(['orders', 'orders']);
   });
 });
 

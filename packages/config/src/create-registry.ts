@@ -7,9 +7,10 @@ export interface CreateRegistryOptions {
   /** The clock every breaker uses; default real time. */
   clock?: Clock;
   /**
-   * Create every service's breaker now, so health documents list them from the start.
-   * Default false: breakers are created on first use, which lets options given in code
-   * (an adapter's `timeoutMs`, say) still override the file's.
+   * Create every service's breaker now (the default), so that `registry.get(name)`, health
+   * documents and shared state have them from the start; options given in code (an adapter's
+   * `timeoutMs`, say) still override the file's, until the breaker's first call. `false` creates
+   * each on first use instead.
    */
   eager?: boolean;
 }
@@ -17,8 +18,9 @@ export interface CreateRegistryOptions {
 /**
  * Builds a `Registry` from a loaded configuration: `default` becomes the registry defaults
  * (for every name, including ones created later), each service is declared with its options,
- * fallback and failure statuses, and each group is defined. An adapter given this registry and
- * a service's name uses the file's options and fallback unless its own options override them.
+ * fallback and failure statuses, and its breaker created; each group is defined. An adapter
+ * given this registry and a service's name uses the file's options and fallback unless its own
+ * options override them (the first given, before the breaker's first call).
  *
  * @example
  * const registry = createRegistry(loadConfig('breakers.yaml'));
@@ -44,7 +46,7 @@ export function createRegistry(config: BreakwaterConfig, options: CreateRegistry
     }
   }
   for (const [name, group] of Object.entries(config.groups)) registry.defineGroup(name, group);
-  if (options.eager === true) for (const name of Object.keys(config.services)) registry.getOrCreate(name);
+  if (options.eager !== false) for (const name of Object.keys(config.services)) registry.createDeclared(name);
   return registry;
 }
 

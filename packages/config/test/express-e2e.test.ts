@@ -2,7 +2,7 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { circuitBreaker } from '@breakwater/express';
+import { circuitBreaker, healthHandler } from '@breakwater/express';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRegistry, parseConfig } from '../src/index.js';
@@ -140,6 +140,25 @@ describe('a YAML file driving an Express app', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('x-circuit-fallback')).toBe('alternative_service');
     expect(await res.json()).toEqual({ from: 'backup', id: '7' });
+  });
+
+  it("lists the file's services in the health document before any traffic, with options given in code applied", async () => {
+    const registry = createRegistry(parseConfig(YAML, { env: { BACKUP_URL: 'http://127.0.0.1:9' } }));
+    const app = express();
+    app.get('/health', healthHandler({ registry }));
+    // Asked for before the route is declared, as a readiness probe would.
+    const base = await listen(app);
+    const before = (await (await fetch(`${base}/health`)).json()) as { circuit_breakers: Record<string, unknown> };
+    expect(Object.keys(before.circuit_breakers).sort()).toEqual(['inventory', 'orders', 'pricing']);
+
+    app.get('/pricing', circuitBreaker({ name: 'pricing', registry, failureThreshold: 3 }), (_req, res) => {
+      res.status(500).end();
+    });
+    for (let i = 0; i < 2; i++) await fetch(`${base}/pricing`);
+    // The file says 1; the code's 3 applies: still closed after two failures.
+    expect(registry.get('pricing')?.state).toBe('CLOSED');
+    await fetch(`${base}/pricing`);
+    expect(registry.get('pricing')?.state).toBe('OPEN');
   });
 
   it('lets a fallback given in code override the file', async () => {

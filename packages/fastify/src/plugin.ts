@@ -457,19 +457,26 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     if (routeGuard.key !== undefined) return noRelease;
     const registry = routeGuard.registry;
     const created: CircuitBreaker[] = [];
+    /** Those a configuration file made (see core's `createDeclared`) that this instance configured. */
+    const claimed: CircuitBreaker[] = [];
     for (const method of ([] as string[]).concat(route.method)) {
       if (method === 'HEAD') continue;
       const name = `${method} ${route.url}`;
       const existed = registry.has(name);
+      const provisional = registry.isProvisional(name);
       const breaker = routeGuard.breakerFor(undefined as never, name);
-      if (!existed && breaker.name === name) created.push(breaker);
+      if (breaker.name !== name) continue;
+      if (!existed) created.push(breaker);
+      else if (provisional && !registry.isProvisional(name)) claimed.push(breaker);
     }
-    if (created.length === 0) return noRelease;
+    if (created.length === 0 && claimed.length === 0) return noRelease;
     return () => {
-      for (const breaker of created) {
+      for (const breaker of [...created, ...claimed]) {
         const unused = breaker.stats().totalCalls === 0 && breaker.httpInFlight === 0;
         if (!unused || registry.get(breaker.name) !== breaker) continue;
-        registry.delete(breaker.name);
+        // A file's breaker stays, with the file's options again, for the nearer instance to configure.
+        if (claimed.includes(breaker)) registry.unclaim(breaker.name);
+        else registry.delete(breaker.name);
         routeGuard.forget(breaker);
       }
     };

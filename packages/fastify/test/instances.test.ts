@@ -53,6 +53,25 @@ describe.each(frameworks)('%s, several plugin instances', (_label, fastify) => {
     expect(registry.get('GET /y')?.stats()).toMatchObject({ totalCalls: 1, successes: 1 });
   });
 
+  it("gives a route's breaker that a configuration file made the nearest instance's options", async () => {
+    const registry = new Registry();
+    // As createRegistry does for a service named after the route.
+    registry.declare('GET /x', { options: { failureThreshold: 10 } });
+    const made = registry.createDeclared('GET /x');
+    app = fastify();
+    await app.register(breakwater, { registry, failureThreshold: 5 });
+    await app.register(async (scope) => {
+      await scope.register(breakwater, { registry, failureThreshold: 2 });
+      scope.get('/x', async (_request, reply) => reply.code(500).send('boom'));
+    });
+    await app.ready();
+
+    expect(registry.get('GET /x')?.options.failureThreshold).toBe(2);
+    expect(await statuses('/x', 3)).toEqual([500, 500, 503]);
+    // Given back by the outer instance, and configured by the nearer one: still the file's breaker.
+    expect(registry.get('GET /x')).toBe(made);
+  });
+
   it('lets a recovered upstream close a circuit that two instances name alike (one probe)', async () => {
     const registry = new Registry();
     const clock = new ManualClock();

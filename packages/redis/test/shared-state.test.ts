@@ -249,6 +249,24 @@ describe('RedisStore: three instances sharing one breaker', () => {
     watcher.disconnect();
   });
 
+  it('shares a breaker a configuration file made, once code gave it options of its own', async () => {
+    const a = instance({ failureThreshold: 10, failureRateThreshold: 0 });
+    const b = instance({ failureThreshold: 10, failureRateThreshold: 0 });
+    for (const inst of [a, b]) {
+      inst.registry.declare('orders', { options: { failureThreshold: 10 } });
+      inst.registry.createDeclared('orders');
+    }
+    await a.store.synced();
+    await b.store.synced();
+    // Bound again to Redis with the options given in code (as an adapter's first lookup does).
+    const orders = a.registry.getOrCreate('orders', { failureThreshold: 2, metricsWindowMs: 30_000 });
+    expect(orders.options.failureThreshold).toBe(2);
+    await a.store.synced();
+    for (let i = 0; i < 2; i++) await orders.execute(() => Promise.reject(new Error('down'))).catch(() => {});
+    expect(orders.state).toBe(CircuitState.OPEN);
+    await waitFor(() => b.breaker('orders').state === CircuitState.OPEN, 'B to open orders');
+  });
+
   it('shares manual changes: forceOpen, disable and reset reach every instance', async () => {
     const a = instance({});
     const b = instance({});

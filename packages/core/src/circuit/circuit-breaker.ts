@@ -116,8 +116,8 @@ export interface UntimedHandlers {
  */
 export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements PermitOwner, SyncTarget {
   readonly options: ResolvedOptions;
-  private readonly rules: TripRule[];
-  private readonly window: RollingWindow;
+  private rules: TripRule[];
+  private window: RollingWindow;
   private current: CircuitState = CircuitState.CLOSED;
   private generation = 0;
   private consecutiveFailures = 0;
@@ -149,16 +149,40 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   private tripInput: { window: Readonly<WindowCounts>; consecutiveFailures: number } | undefined;
   private groupList: BreakerGroup[] | undefined;
   /** Whether successes may be counted with the coarse clock (see `roughNow`). */
-  private readonly roughClock: boolean;
+  private roughClock: boolean;
 
   constructor(options: CircuitBreakerOptions) {
     super();
     this.options = resolveOptions(options);
     this.rules = rulesFromOptions(this.options);
     this.window = new RollingWindow(this.options.metricsWindowMs);
-    this.roughClock =
-      this.options.clock === systemClock && this.options.metricsWindowMs / WINDOW_BUCKETS >= ROUGH_BUCKET_MS;
+    this.roughClock = usesRoughClock(this.options);
     this.lastStateChangeAt = this.options.clock.now();
+  }
+
+  /**
+   * @internal Whether nothing has happened to the breaker yet: no call counted, refused or
+   * ignored, no change of state. Only then may the registry give it other options (see
+   * `reconfigure`).
+   */
+  get pristine(): boolean {
+    const { calls, rejected, ignored } = this.totals;
+    return this.generation === 0 && calls === 0 && rejected === 0 && ignored === 0 && this.httpInFlight === 0;
+  }
+
+  /**
+   * @internal Gives a pristine breaker (see `pristine`) other options, under the same name: for a
+   * breaker a configuration file made before the code that uses it gave its own. Its listeners,
+   * groups and identity stay.
+   */
+  reconfigure(options: CircuitBreakerOptions): void {
+    const resolved = resolveOptions({ ...options, name: this.name });
+    (this as { options: ResolvedOptions }).options = resolved;
+    this.rules = rulesFromOptions(resolved);
+    this.window = new RollingWindow(resolved.metricsWindowMs);
+    this.roughClock = usesRoughClock(resolved);
+    this.untimedHandlers = undefined;
+    this.tripInput = undefined;
   }
 
   get name(): string {
@@ -753,6 +777,11 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
       this.emit('stateChange', { name: this.name, from, to, reason, at: now });
     }
   }
+}
+
+/** Whether successes may be counted with the coarse clock (see `CircuitBreaker.roughNow`). */
+function usesRoughClock(options: ResolvedOptions): boolean {
+  return options.clock === systemClock && options.metricsWindowMs / WINDOW_BUCKETS >= ROUGH_BUCKET_MS;
 }
 
 /** Settles the permit with the outcome of an async call; `async` avoids allocating two closures per call. */

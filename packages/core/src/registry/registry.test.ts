@@ -77,6 +77,28 @@ describe('Registry', () => {
     expect(registry.getOrCreate('plain', { slowCallDurationMs: undefined }).options.slowCallDurationMs).toBe(500);
   });
 
+  it('creates a declared breaker ahead of use, which the first options given in code configure while it has seen no call', () => {
+    const clock = { t: 0, now: () => clock.t };
+    const registry = new Registry({ defaults: { clock, failureRateThreshold: 0, recoveryTimeoutMs: 1_000 } });
+    registry.declare('a', { options: { failureThreshold: 5 } });
+    registry.declare('b', { options: { failureThreshold: 5 } });
+    registry.defineGroup('pair', { members: ['a', 'b'], threshold: 0.4 });
+    const a = registry.createDeclared('a');
+    registry.createDeclared('b');
+    expect(registry.names()).toEqual(['a', 'b']);
+    expect(registry.isProvisional('a')).toBe(true);
+
+    expect(registry.getOrCreate('a', { failureThreshold: 1 })).toBe(a);
+    expect(a.options.failureThreshold).toBe(1);
+    expect(registry.isProvisional('a')).toBe(false);
+    // Still in its group: once open, more than half the group is open, and b refuses.
+    a.tryAcquire()?.failure(new Error('down'));
+    expect(a.state).toBe('OPEN');
+    expect(registry.get('b')?.tryAcquire()).toBeUndefined();
+    // b has seen a call now (a refusal): options given later no longer apply.
+    expect(registry.getOrCreate('b', { failureThreshold: 1 }).options.failureThreshold).toBe(5);
+  });
+
   it('keeps declarations, merged per name, for adapters to read', () => {
     const registry = new Registry();
     registry.declare('api', { options: { failureThreshold: 2 } });

@@ -67,6 +67,11 @@ export class Registry {
   private readonly breakers = new Map<string, CircuitBreaker>();
   private readonly declarations = new Map<string, Declaration>();
   private readonly groups = new Map<string, BreakerGroup>();
+  /**
+   * Names whose breaker `createDeclared` made from the declaration alone, before any code asked
+   * for it: the first options given in code at `getOrCreate` still apply (see `refine`).
+   */
+  private readonly provisional = new Set<string>();
   private changes = 0;
 
   constructor(options: RegistryOptions = {}) {
@@ -80,20 +85,80 @@ export class Registry {
 
   /**
    * The breaker named `name`, created on first use from the registry defaults, the name's
-   * declaration (see `declare`) and `options`. Later calls return the same instance and ignore `options`.
+   * declaration (see `declare`) and `options`. Later calls return the same instance and ignore
+   * `options`, except for a breaker made from its declaration alone (see `createDeclared`): the
+   * first options given for it apply while it has seen no call.
    */
   getOrCreate(name: string, options?: BreakerDefaults): CircuitBreaker {
     const existing = this.breakers.get(name);
+    if (existing !== undefined) {
+      if (this.provisional.has(name)) this.refine(existing, options);
+      return existing;
+    }
+    const breaker = new CircuitBreaker(this.optionsFor(name, options));
+    this.add(breaker);
+    return breaker;
+  }
+
+  /**
+   * Creates the breaker of a declared name now, from the defaults and its declaration
+   * alone (a configuration file's services): it is listed, and its state shared, from the start,
+   * while the first options given in code at `getOrCreate` still apply to it until its first call.
+   */
+  createDeclared(name: string): CircuitBreaker {
+    const existing = this.breakers.get(name);
     if (existing !== undefined) return existing;
+    const breaker = this.getOrCreate(name);
+    this.provisional.add(name);
+    return breaker;
+  }
+
+  /** @internal Whether `name`'s breaker was made from its declaration alone and no code gave it options yet. */
+  isProvisional(name: string): boolean {
+    return this.provisional.has(name);
+  }
+
+  /**
+   * @internal Gives back the options given in code to a breaker made from its declaration (see
+   * `createDeclared`), while it has seen no call: it takes its declaration's again, and the next
+   * options given in code apply. For an adapter that configured it and hands it over to another.
+   * Returns false when the breaker has seen a call (or was not made from its declaration).
+   */
+  unclaim(name: string): boolean {
+    const breaker = this.breakers.get(name);
+    if (breaker === undefined || !breaker.pristine || this.declarations.get(name) === undefined) return false;
+    this.apply(breaker, this.optionsFor(name, undefined));
+    this.provisional.add(name);
+    return true;
+  }
+
+  /** Applies the first options given in code to a breaker made from its declaration (see `createDeclared`). */
+  private refine(breaker: CircuitBreaker, options: BreakerDefaults | undefined): void {
+    const given = definedOptions(options);
+    if (Object.keys(given).length === 0) return;
+    this.provisional.delete(breaker.name);
+    if (breaker.pristine) this.apply(breaker, this.optionsFor(breaker.name, given));
+  }
+
+  private apply(breaker: CircuitBreaker, options: CircuitBreakerOptions): void {
+    // Checked before anything changes: invalid options throw as they would at creation.
+    validateBreakerOptions(options);
+    breaker.attachSync(undefined);
+    breaker.reconfigure(options);
+    // Shared state is kept per window bucket: bound again, to the new window.
+    if (this.store !== undefined) breaker.attachSync(this.store.bind(breaker));
+    this.changes++;
+  }
+
+  /** The options of a breaker named `name`: defaults, then the declaration, then `options`. */
+  private optionsFor(name: string, options: BreakerDefaults | undefined): CircuitBreakerOptions {
     // An option given as undefined leaves what is beneath it, as the checks over the layers assume.
-    const breaker = new CircuitBreaker({
+    return {
       ...this.defaults,
       ...definedOptions(this.declarations.get(name)?.options),
       ...definedOptions(options),
       name,
-    });
-    this.add(breaker);
-    return breaker;
+    };
   }
 
   /** Registers a breaker built elsewhere; its name must be free. */
@@ -139,6 +204,7 @@ export class Registry {
     const breaker = this.breakers.get(name);
     if (breaker === undefined) return false;
     this.breakers.delete(name);
+    this.provisional.delete(name);
     this.changes++;
     for (const group of this.groups.values()) group.detach(breaker);
     breaker.attachSync(undefined);
