@@ -58,7 +58,7 @@ export {
 } from './http/response.js';
 export { answeredByBreakwater, markAnswered } from './node/answered.js';
 export { countWhenFinished } from './node/count-when-finished.js';
-export { MAX_BODY_BYTES, type ParsedBody, readBody } from './node/read-body.js';
+export { MAX_BODY_BYTES, type ParsedBody, type ParserTraits, readBody } from './node/read-body.js';
 export { hasEnded, onResponseOver, settleCut, settleEnded, settleOnClose } from './node/settle-on-close.js';
 export { forgetAnswerHeaders, silence, writeResponse } from './node/write-response.js';
 export {

@@ -13,6 +13,7 @@ import {
   invalidOption,
   isAnswerHeader,
   type Logger,
+  type ParsedBody,
   Refusal,
   type RequestInfo,
   readBody,
@@ -184,12 +185,26 @@ function healthRoute(health: unknown): { path: string; degradedStatus: number | 
   return { path, degradedStatus };
 }
 
+const JSON_TYPE = /^\s*application\/([\w.+-]*\+)?json\s*(;|$)/i;
+
+/**
+ * The body as Fastify's parsers left it, for forwarding: its JSON parser gives any JSON value
+ * (a string, a number, null), written back as JSON; its parsers inflate nothing, so bytes go
+ * with the request's `Content-Encoding`.
+ */
+function parsedBody(request: FastifyRequest): Promise<Uint8Array | ParsedBody | undefined> {
+  const body = request.body;
+  const json =
+    body !== undefined && !(body instanceof Uint8Array) && JSON_TYPE.test(request.headers['content-type'] ?? '');
+  return readBody(request.raw, json ? JSON.stringify(body) : body, { inflate: false });
+}
+
 function requestInfo(request: FastifyRequest): RequestInfo {
   return {
     method: request.method,
     url: request.url,
     headers: request.headers,
-    body: () => readBody(request.raw, request.body),
+    body: () => parsedBody(request),
   };
 }
 

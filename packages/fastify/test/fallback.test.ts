@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { CircuitOpenError, CircuitState, Registry } from '@breakwater/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import compress4 from 'fastify-compress4';
@@ -269,6 +269,51 @@ describe.each(frameworks)('%s fallbacks', (_label, fastify) => {
     });
     expect(received[0]?.headers['x-request-id']).toBe('r-1');
     expect(received[0]?.headers['content-type']).toBe('application/json');
+  });
+
+  /** POSTs to `/in`, which fails, then again on the open circuit; what the backup received. */
+  async function forwarded(headers: Record<string, string>, payload: string | Buffer, setup?: () => void) {
+    const received: { body: Buffer; headers: IncomingHttpHeaders }[] = [];
+    backup = await listenNode((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        received.push({ body: Buffer.concat(chunks), headers: req.headers });
+        res.end('ok');
+      });
+    });
+    await build({ fallback: { strategy: 'alternative_service', url: backup.url } });
+    setup?.();
+    app.post('/in', async (_request, reply) => reply.code(500).send('down'));
+    const send = () => app.inject({ method: 'POST', url: '/in', headers, payload });
+    expect((await send()).statusCode).toBe(500);
+    expect((await send()).headers['x-circuit-fallback']).toBe('alternative_service');
+    expect(received).toHaveLength(1);
+    return received[0] as { body: Buffer; headers: IncomingHttpHeaders };
+  }
+
+  it('alternative_service: forwards bytes a parser kept with their Content-Encoding (Fastify inflates nothing)', async () => {
+    const headers = { 'content-type': 'application/octet-stream', 'content-encoding': 'gzip' };
+    const got = await forwarded(headers, gzipSync('hello world'), () =>
+      app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) =>
+        done(null, body),
+      ),
+    );
+    expect(got.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(got.body).toString()).toBe('hello world');
+  });
+
+  it('alternative_service: forwards a JSON body that parsed to a string or null as JSON', async () => {
+    for (const payload of ['"hello"', 'null']) {
+      const got = await forwarded({ 'content-type': 'application/json' }, payload);
+      expect({ body: got.body.toString(), type: got.headers['content-type'] }).toEqual({
+        body: payload,
+        type: 'application/json',
+      });
+      await app.close();
+      await backup?.close();
+    }
+    backup = undefined;
   });
 
   it('alternative_service: answers the structured 503 when the backup is down', async () => {

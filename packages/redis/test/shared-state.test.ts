@@ -267,6 +267,46 @@ describe('RedisStore: three instances sharing one breaker', () => {
     await waitFor(() => b.breaker('orders').state === CircuitState.OPEN, 'B to open orders');
   });
 
+  it("does not count the stored failures twice when code's options bind a file's breaker again", async () => {
+    const a = instance({ failureThreshold: 100, failureRateThreshold: 0 });
+    await a.store.synced();
+    for (let i = 0; i < 3; i++)
+      await a
+        .breaker('orders')
+        .execute(() => Promise.reject(new Error('down')))
+        .catch(() => {});
+    const b = instance({});
+    b.registry.declare('orders', { options: { failureThreshold: 5, failureRateThreshold: 0 } });
+    const orders = b.registry.createDeclared('orders');
+    await b.store.synced();
+    await waitFor(() => orders.stats().consecutiveFailures === 3, "B to read A's three failures");
+
+    b.registry.getOrCreate('orders', { timeoutMs: 1_000 });
+    await b.store.synced();
+    await sleep(100);
+    expect({ state: orders.state, consecutive: orders.stats().consecutiveFailures }).toEqual({
+      state: CircuitState.CLOSED,
+      consecutive: 3,
+    });
+  });
+
+  it("applies code's options to a file's breaker that has seen no call, though it took an open state from Redis", async () => {
+    const a = instance({ failureThreshold: 1 });
+    await a.store.synced();
+    await a
+      .breaker('orders')
+      .execute(() => Promise.reject(new Error('down')))
+      .catch(() => {});
+    const b = instance({});
+    b.registry.declare('orders', { options: { failureThreshold: 10 } });
+    const orders = b.registry.createDeclared('orders');
+    await b.store.synced();
+    await waitFor(() => orders.state === CircuitState.OPEN, 'B to take the open state');
+    b.registry.getOrCreate('orders', { timeoutMs: 1_234, failureThreshold: 2 });
+    expect(orders.options).toMatchObject({ timeoutMs: 1_234, failureThreshold: 2 });
+    expect(orders.state).toBe(CircuitState.OPEN);
+  });
+
   it('shares manual changes: forceOpen, disable and reset reach every instance', async () => {
     const a = instance({});
     const b = instance({});

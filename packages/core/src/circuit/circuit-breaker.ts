@@ -127,6 +127,8 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   private probeStarts: number[] | undefined;
   /** Set while the `timeout` event of an expired probe is emitted (see `recordExpiredProbe`). */
   private expiringProbe = false;
+  /** Whether this instance changed state itself (not a state adopted from a store). */
+  private changedHere = false;
   private openedAt = 0;
   private nextAttemptAt = 0;
   private openCount = 0;
@@ -161,13 +163,20 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
   }
 
   /**
-   * @internal Whether nothing has happened to the breaker yet: no call counted, refused or
-   * ignored, no change of state. Only then may the registry give it other options (see
-   * `reconfigure`).
+   * @internal Whether nothing has happened to the breaker yet: no call counted, refused, ignored
+   * or probing, no change of state made here (one adopted from a store is not). Only then may
+   * the registry give it other options (see `reconfigure`).
    */
   get pristine(): boolean {
     const { calls, rejected, ignored } = this.totals;
-    return this.generation === 0 && calls === 0 && rejected === 0 && ignored === 0 && this.httpInFlight === 0;
+    return (
+      !this.changedHere &&
+      calls === 0 &&
+      rejected === 0 &&
+      ignored === 0 &&
+      this.httpInFlight === 0 &&
+      this.halfOpenInFlight === 0
+    );
   }
 
   /**
@@ -183,6 +192,12 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     this.roughClock = usesRoughClock(resolved);
     this.untimedHandlers = undefined;
     this.tripInput = undefined;
+    // Calls in flight keep their own list (and timer); new calls get deadlines of the new timeoutMs.
+    this.deadlineList = undefined;
+    // The window is new: what was merged into it (a store's counts) is merged again by the new binding.
+    this.consecutiveFailures = 0;
+    // Dated on the clock given, unless a store's state was adopted meanwhile (dated by it).
+    if (this.generation === 0) this.lastStateChangeAt = resolved.clock.now();
   }
 
   get name(): string {
@@ -765,6 +780,7 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     const from = this.current;
     this.current = to;
     this.generation++;
+    if (report) this.changedHere = true;
     this.untimedHandlers = undefined;
     this.lastStateChangeAt = now;
     this.halfOpenSuccesses = 0;

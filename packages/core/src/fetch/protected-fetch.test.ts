@@ -1,5 +1,7 @@
+import { getEventListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { delay } from '../../../../test/support/index.js';
 import type { CallEvent } from '../circuit/events.js';
@@ -219,6 +221,49 @@ describe('createProtectedFetch: timeouts and aborts', () => {
     await delay(500);
     expect(server.urls).toEqual(['/slow']);
     expect(registry.get(server.origin)?.stats()).toMatchObject({ timeouts: 1, successes: 0, failures: 1 });
+  });
+
+  it("counts the caller's abort as neither with a fetch that does not stop on its signal", async () => {
+    const registry = new Registry();
+    const server = await serve((req, res) => setTimeout(() => answer(200)(req, res), 300));
+    const deaf = (input: string | URL | Request) => globalThis.fetch(input);
+    const fetch = createProtectedFetch({ registry, timeoutMs: 100, fetch: deaf as typeof globalThis.fetch });
+    const caller = new AbortController();
+    setTimeout(() => caller.abort(), 10);
+    const error = await fetch(`${server.origin}/slow`, { signal: caller.signal }).catch((e: unknown) => e);
+    expect((error as Error).name).toBe('AbortError');
+    await delay(350);
+    expect(registry.get(server.origin)?.stats()).toMatchObject({ totalCalls: 0, timeouts: 0, failures: 0 });
+  });
+
+  it("leaves no listener on a caller's signal that outlives its calls", async () => {
+    const server = await serve(answer(200));
+    const fetch = createProtectedFetch({ registry: new Registry(), timeoutMs: 1_000 });
+    const shutdown = new AbortController();
+    for (let i = 0; i < 20; i++) expect((await fetch(server.origin, { signal: shutdown.signal })).status).toBe(200);
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('drops a late answer whose body cannot be cancelled (a Node stream, as node-fetch gives) without an unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const nodeFetchLike = async () => {
+        await delay(80);
+        return { status: 200, ok: true, body: Readable.from(['late']) };
+      };
+      const fetch = createProtectedFetch({
+        registry: new Registry(),
+        timeoutMs: 20,
+        fetch: nodeFetchLike as unknown as typeof globalThis.fetch,
+      });
+      await expect(fetch('http://127.0.0.1:9/x')).rejects.toThrow(CircuitTimeoutError);
+      await delay(150);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
   });
 
   it('clears its timer once the response arrives', async () => {

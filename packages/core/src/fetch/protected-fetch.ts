@@ -72,10 +72,16 @@ export async function fetchThrough(
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timeoutError: CircuitTimeoutError | undefined;
   let timedOut: Promise<never> | undefined;
+  let onCallerAbort: (() => void) | undefined;
   if (timeoutMs !== undefined) {
     const controller = new AbortController();
     // Settles the call at the deadline even when the fetch given does not stop on its signal.
     timedOut = new Promise<never>((_resolve, reject) => {
+      // The caller's abort settles the call too, and counts as neither (see the catch below).
+      if (callerSignal) {
+        onCallerAbort = () => reject(callerSignal.reason);
+        callerSignal.addEventListener('abort', onCallerAbort, { once: true });
+      }
       timer = setTimeout(() => {
         timeoutError = new CircuitTimeoutError(breaker.name, timeoutMs);
         controller.abort(timeoutError);
@@ -90,7 +96,10 @@ export async function fetchThrough(
       // An answer that comes after the deadline is nobody's: free its connection.
       Promise.resolve(pending).then(
         (late) => {
-          if (timeoutError !== undefined) late.body?.cancel().catch(() => {});
+          const body = (late as Response | undefined)?.body;
+          const abandoned = timeoutError !== undefined || callerSignal?.aborted === true;
+          // A Node stream (node-fetch's body) has no cancel(): left to its own end.
+          if (abandoned && typeof body?.cancel === 'function') body.cancel().catch(() => {});
         },
         () => {},
       );
@@ -109,5 +118,7 @@ export async function fetchThrough(
     throw error;
   } finally {
     if (timer !== undefined) clearTimeout(timer);
+    // A caller's signal may outlive many calls (a shutdown signal): no listener left on it per call.
+    if (onCallerAbort !== undefined) callerSignal?.removeEventListener('abort', onCallerAbort);
   }
 }

@@ -69,9 +69,23 @@ function inUtf8(contentType: string | undefined): string | undefined {
   return (contentType as string).replace(CHARSET, '; charset=utf-8');
 }
 
-function serialize(parsed: unknown, contentType: string | undefined): ParsedBody | undefined {
+/** What an adapter tells `readBody` of its framework's body parsers. */
+export interface ParserTraits {
+  /**
+   * Whether the parsers inflate a body sent with a `Content-Encoding` (body-parser and co-body
+   * do; Fastify's do not): bytes a parser left are then sent without it, else with it. Default true.
+   */
+  inflate?: boolean;
+}
+
+function serialize(
+  parsed: unknown,
+  contentType: string | undefined,
+  traits: ParserTraits,
+): Uint8Array | ParsedBody | undefined {
   if (parsed === undefined || parsed === null) return undefined;
-  if (parsed instanceof Uint8Array) return { parsed, contentType };
+  // Bytes as they came, encoding and all: forwarded with the request's own headers.
+  if (parsed instanceof Uint8Array) return traits.inflate === false ? parsed : { parsed, contentType };
   if (typeof parsed !== 'object') return { parsed: String(parsed), contentType: inUtf8(contentType) };
   if (contentType?.toLowerCase().includes('application/x-www-form-urlencoded') && isFlat(parsed)) {
     const form = new URLSearchParams();
@@ -99,11 +113,15 @@ function hasBody(req: IncomingMessage): boolean {
  * nothing parsed (a handler that consumed the stream itself). Forwarding would send the request
  * without its body.
  */
-export function readBody(req: IncomingMessage, parsed: unknown): Promise<Uint8Array | ParsedBody | undefined> {
+export function readBody(
+  req: IncomingMessage,
+  parsed: unknown,
+  traits: ParserTraits = {},
+): Promise<Uint8Array | ParsedBody | undefined> {
   if (!req.readableDidRead && !req.readableEnded) return readStream(req);
   if (!req.readableEnded) return Promise.reject(new Error('the request body was being read by the handler'));
   if (parsed === undefined && hasBody(req)) {
     return Promise.reject(new Error('the request body was read by the handler and left nothing parsed'));
   }
-  return Promise.resolve(serialize(parsed, req.headers['content-type']));
+  return Promise.resolve(serialize(parsed, req.headers['content-type'], traits));
 }

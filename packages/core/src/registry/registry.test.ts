@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { CircuitBreaker } from '../circuit/circuit-breaker.js';
 import type { BreakerStore, BreakerSync, SyncTarget } from '../circuit/sync.js';
+import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
 import { defaultRegistry, Registry } from './registry.js';
 
 function clocked(options: ConstructorParameters<typeof Registry>[0] = {}) {
@@ -97,6 +98,25 @@ describe('Registry', () => {
     expect(registry.get('b')?.tryAcquire()).toBeUndefined();
     // b has seen a call now (a refusal): options given later no longer apply.
     expect(registry.getOrCreate('b', { failureThreshold: 1 }).options.failureThreshold).toBe(5);
+  });
+
+  it('times calls out at the timeoutMs given in code, even with a call under the declared one still running', async () => {
+    const registry = new Registry();
+    registry.declare('svc', { options: { timeoutMs: 3_000 } });
+    const breaker = registry.createDeclared('svc');
+    breaker.execute(() => new Promise(() => {})).catch(() => undefined);
+    registry.getOrCreate('svc', { timeoutMs: 50 });
+    const started = performance.now();
+    await expect(breaker.execute(() => new Promise(() => {}))).rejects.toThrow(CircuitTimeoutError);
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  it('dates a declared breaker on the clock given in code', () => {
+    const registry = new Registry();
+    registry.declare('svc', { options: { failureThreshold: 3 } });
+    registry.createDeclared('svc');
+    const clock = { now: () => 1_000 };
+    expect(registry.getOrCreate('svc', { clock }).stats().lastStateChangeTime).toBe(1_000);
   });
 
   it('keeps declarations, merged per name, for adapters to read', () => {

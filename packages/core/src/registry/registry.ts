@@ -136,8 +136,9 @@ export class Registry {
   private refine(breaker: CircuitBreaker, options: BreakerDefaults | undefined): void {
     const given = definedOptions(options);
     if (Object.keys(given).length === 0) return;
-    this.provisional.delete(breaker.name);
+    // Options that throw leave the breaker as it was, for valid ones to apply later.
     if (breaker.pristine) this.apply(breaker, this.optionsFor(breaker.name, given));
+    this.provisional.delete(breaker.name);
   }
 
   private apply(breaker: CircuitBreaker, options: CircuitBreakerOptions): void {
