@@ -48,6 +48,8 @@ export class RedisStore implements BreakerStore, BindingHost {
   private subscriberDown = false;
   /** A PING is out to learn whether a Redis that stopped answering answers again. */
   private checking = false;
+  /** Asks again and again, during an outage, whether Redis is back (see `watchForReturn`). */
+  private watch: ReturnType<typeof setInterval> | undefined;
   private markSubscribed!: () => void;
   /** Settles once the channel subscription is active (or the store is closed). */
   private readonly subscribed = new Promise<void>((resolve) => {
@@ -115,6 +117,8 @@ export class RedisStore implements BreakerStore, BindingHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.watch);
+    this.watch = undefined;
     this.markSubscribed();
     this.client.off('ready', this.onReady);
     this.client.off('close', this.onClose);
@@ -163,7 +167,7 @@ export class RedisStore implements BreakerStore, BindingHost {
       this.back();
       return reply;
     } catch (error) {
-      if (!this.closed) this.availability.failed(error);
+      if (!this.closed && this.availability.failed(error)) this.watchForReturn();
       return undefined;
     }
   }
@@ -184,6 +188,28 @@ export class RedisStore implements BreakerStore, BindingHost {
         this.checking = false;
       },
     );
+  }
+
+  /**
+   * During an outage, asks Redis whether it is back (see `checkBack`) at least every
+   * `commandTimeoutMs` (250 ms at the least), so that an outage ends when Redis answers again,
+   * not when the next count or change happens to be sent: an idle breaker, or an open one that
+   * only refuses, sends none.
+   */
+  private watchForReturn(): void {
+    if (this.watch !== undefined || this.closed) return;
+    this.watch = setInterval(
+      () => {
+        if (this.closed || this.availability.available) {
+          clearInterval(this.watch);
+          this.watch = undefined;
+          return;
+        }
+        this.checkBack();
+      },
+      Math.max(this.commandTimeoutMs, 250),
+    );
+    this.watch.unref();
   }
 
   /** @internal */
@@ -217,7 +243,7 @@ export class RedisStore implements BreakerStore, BindingHost {
     const subscriber = this.client.duplicate() as RedisClient;
     this.subscriber = subscriber;
     subscriber.on('error', (error: unknown) => {
-      if (!this.closed) this.availability.failed(error);
+      if (!this.closed && this.availability.failed(error)) this.watchForReturn();
     });
     subscriber.on('close', () => {
       if (!this.closed) this.subscriberDown = true;
@@ -237,7 +263,7 @@ export class RedisStore implements BreakerStore, BindingHost {
         this.resyncAll();
       },
       (error: unknown) => {
-        if (!this.closed) this.availability.failed(error);
+        if (!this.closed && this.availability.failed(error)) this.watchForReturn();
       },
     );
   }
@@ -260,7 +286,7 @@ export class RedisStore implements BreakerStore, BindingHost {
   };
 
   private readonly onClose = (): void => {
-    if (!this.closed) this.availability.failed(new Error('connection closed'));
+    if (!this.closed && this.availability.failed(new Error('connection closed'))) this.watchForReturn();
   };
 
   private readonly onMessage = (channel: string, text: string): void => {

@@ -230,6 +230,21 @@ describe('RedisStore when Redis is down, slow or restarted', () => {
     expect(b.warnings).toHaveLength(1);
   });
 
+  it('notes that a frozen Redis is back without waiting for traffic, and shares again', async () => {
+    const a = await instance({ failureThreshold: 1 }, 100);
+    const b = await instance({ failureThreshold: 1 }, 100);
+    const frozen = redis.freeze(600);
+    await sleep(50);
+    // One call while Redis is frozen: its count waits for the command timeout, which starts the outage.
+    await a.breaker().execute(() => 'ok');
+    await waitFor(() => a.warnings.length === 1, 'A to notice the outage');
+    await frozen;
+    // No traffic from here on: A asks Redis itself.
+    await waitFor(() => a.infos.length === 1, 'A to note that Redis is back', 2_000);
+    await fail(a);
+    await waitFor(() => b.breaker().state === CircuitState.OPEN, "B to hear of A's trip");
+  });
+
   it('keeps the counts recorded once an outage was noticed local: a frozen Redis does not replay them when it wakes', async () => {
     // Counts only: no rule can trip.
     const defaults = { failureThreshold: 0, failureRateThreshold: 0, metricsWindowMs: 60_000 };
