@@ -269,6 +269,19 @@ describe.each(majors)('Express $major fallbacks', ({ express }) => {
       expect(got).toMatchObject({ type: 'application/json', body: '{}' });
     });
 
+    it.each(['"hello"', 'null', '42'])(
+      'forwards the JSON value %s, as a lenient parser left it, as JSON',
+      async (body) => {
+        const got = await forwarded(express.json({ strict: false }), { 'content-type': 'application/json' }, body);
+        expect(got).toMatchObject({ type: 'application/json', body });
+      },
+    );
+
+    it('forwards JSON a text parser kept raw as it came', async () => {
+      const got = await forwarded(express.text({ type: '*/*' }), { 'content-type': 'application/json' }, '"hello"');
+      expect(got).toMatchObject({ type: 'application/json', body: '"hello"' });
+    });
+
     it('forwards a form its parser nested as JSON, labelled as JSON', async () => {
       const form = { 'content-type': 'application/x-www-form-urlencoded' };
       const got = await forwarded(express.urlencoded({ extended: true }), form, 'a[b]=1&c=2');

@@ -185,18 +185,9 @@ function healthRoute(health: unknown): { path: string; degradedStatus: number | 
   return { path, degradedStatus };
 }
 
-const JSON_TYPE = /^\s*application\/([\w.+-]*\+)?json\s*(;|$)/i;
-
-/**
- * The body as Fastify's parsers left it, for forwarding: its JSON parser gives any JSON value
- * (a string, a number, null), written back as JSON; its parsers inflate nothing, so bytes go
- * with the request's `Content-Encoding`.
- */
+/** The body as Fastify's parsers left it, for forwarding: they inflate nothing (see core's `ParserTraits`). */
 function parsedBody(request: FastifyRequest): Promise<Uint8Array | ParsedBody | undefined> {
-  const body = request.body;
-  const json =
-    body !== undefined && !(body instanceof Uint8Array) && JSON_TYPE.test(request.headers['content-type'] ?? '');
-  return readBody(request.raw, json ? JSON.stringify(body) : body, { inflate: false });
+  return readBody(request.raw, request.body, { inflate: false });
 }
 
 function requestInfo(request: FastifyRequest): RequestInfo {

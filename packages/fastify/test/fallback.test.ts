@@ -272,7 +272,11 @@ describe.each(frameworks)('%s fallbacks', (_label, fastify) => {
   });
 
   /** POSTs to `/in`, which fails, then again on the open circuit; what the backup received. */
-  async function forwarded(headers: Record<string, string>, payload: string | Buffer, setup?: () => void) {
+  async function forwarded(
+    headers: Record<string, string>,
+    payload: string | Buffer,
+    setup?: () => void | Promise<void>,
+  ) {
     const received: { body: Buffer; headers: IncomingHttpHeaders }[] = [];
     backup = await listenNode((req, res) => {
       const chunks: Buffer[] = [];
@@ -283,7 +287,7 @@ describe.each(frameworks)('%s fallbacks', (_label, fastify) => {
       });
     });
     await build({ fallback: { strategy: 'alternative_service', url: backup.url } });
-    setup?.();
+    await setup?.();
     app.post('/in', async (_request, reply) => reply.code(500).send('down'));
     const send = () => app.inject({ method: 'POST', url: '/in', headers, payload });
     expect((await send()).statusCode).toBe(500);
@@ -301,6 +305,27 @@ describe.each(frameworks)('%s fallbacks', (_label, fastify) => {
     );
     expect(got.headers['content-encoding']).toBe('gzip');
     expect(gunzipSync(got.body).toString()).toBe('hello world');
+  });
+
+  it('alternative_service: forwards bytes that @fastify/compress inflated without the Content-Encoding they lost', async () => {
+    const headers = { 'content-type': 'application/octet-stream', 'content-encoding': 'gzip' };
+    const got = await forwarded(headers, gzipSync('hello world'), async () => {
+      await app.register(_label === 'fastify 4' ? compress4 : compress5, { encodings: ['gzip'] });
+      app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_request, body, done) =>
+        done(null, body),
+      );
+    });
+    expect(got.headers['content-encoding']).toBeUndefined();
+    expect(got.body.toString()).toBe('hello world');
+  });
+
+  it('alternative_service: forwards JSON that a parser kept as raw text (to check a signature) as it came', async () => {
+    const payload = '{"a":1}';
+    const got = await forwarded({ 'content-type': 'application/json' }, payload, () => {
+      app.removeContentTypeParser('application/json');
+      app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+    });
+    expect(got.body.toString()).toBe(payload);
   });
 
   it('alternative_service: forwards a JSON body that parsed to a string or null as JSON', async () => {

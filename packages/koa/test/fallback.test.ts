@@ -20,8 +20,8 @@ import {
 afterEach(closeAll);
 
 /** A real body parser (co-body underneath): JSON and forms (nested with qs), inflated. */
-function parseBodies(app: KoaApp): void {
-  app.use(bodyParser() as Parameters<KoaApp['use']>[0]);
+function parseBodies(app: KoaApp, options: Parameters<typeof bodyParser>[0] = {}): void {
+  app.use(bodyParser(options) as Parameters<KoaApp['use']>[0]);
 }
 
 describe.each(majors)('Koa $major fallbacks', ({ Koa }) => {
@@ -264,15 +264,24 @@ describe.each(majors)('Koa $major fallbacks', ({ Koa }) => {
     });
 
     /** POSTs `body` with `headers` on an open circuit, behind a body parser; gives what the backup received. */
-    async function forwarded(headers: Record<string, string>, body: string | Uint8Array) {
+    async function forwarded(
+      headers: Record<string, string>,
+      body: string | Uint8Array,
+      parser: Parameters<typeof bodyParser>[0] = {},
+    ) {
       const alternate = await backup();
       const fallback = { strategy: 'alternative_service', url: alternate.url } as const;
-      const { url, open } = await serve({ fallback }, parseBodies);
+      const { url, open } = await serve({ fallback }, (app) => parseBodies(app, parser));
       await open();
       const answer = await request(`${url}/items`, { method: 'POST', headers, body });
       expect(answer.headers.get('x-circuit-fallback')).toBe('alternative_service');
       return answer.json();
     }
+
+    it.each(['"hello"', 'null'])('forwards the JSON value %s, as a lenient parser left it, as JSON', async (body) => {
+      const got = await forwarded({ 'content-type': 'application/json' }, body, { jsonStrict: false });
+      expect(got).toMatchObject({ type: 'application/json', body });
+    });
 
     it('forwards a form its parser nested as JSON, labelled as JSON', async () => {
       const got = await forwarded({ 'content-type': 'application/x-www-form-urlencoded' }, 'a[b]=1&c=2');

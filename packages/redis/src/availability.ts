@@ -36,3 +36,34 @@ export class Availability {
     return true;
   }
 }
+
+/** An error Redis answered with (OOM, READONLY, NOPERM…): Redis is there, it refused the command. */
+export function isReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError';
+}
+
+/**
+ * Tracks whether Redis refuses writes while it answers (`maxmemory` reached with `noeviction`, a
+ * read-only replica): told once when it starts, not per command, and not an outage.
+ */
+export class Refusals {
+  private refusing = false;
+
+  constructor(
+    private readonly logger: Logger | undefined,
+    private readonly what: string,
+  ) {}
+
+  refused(error: unknown): void {
+    if (this.refusing) return;
+    this.refusing = true;
+    if (this.logger !== undefined) {
+      const message = error instanceof Error ? error.message : String(error);
+      log(this.logger, 'warn', { error: message }, `Redis refuses to store ${this.what} (${message})`);
+    }
+  }
+
+  accepted(): void {
+    this.refusing = false;
+  }
+}

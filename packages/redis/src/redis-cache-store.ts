@@ -1,5 +1,5 @@
-import { type CachedResponse, type CacheStore, log } from '@breakwater/core';
-import { Availability } from './availability.js';
+import type { CachedResponse, CacheStore } from '@breakwater/core';
+import { Availability, isReplyError, Refusals } from './availability.js';
 import { escapeName } from './keys.js';
 import {
   CACHE_DEFAULTS,
@@ -15,11 +15,6 @@ import { withTimeout } from './with-timeout.js';
  * (or one that JavaScript would write with an exponent). Over 285,000 years.
  */
 const MAX_TTL_MS = Number.MAX_SAFE_INTEGER;
-
-/** An error Redis answered with (OOM, READONLY, NOPERM…): Redis is there, it refused the command. */
-function isReplyError(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ReplyError';
-}
 
 function isCachedResponse(value: unknown): value is CachedResponse {
   const v = value as CachedResponse;
@@ -48,9 +43,8 @@ export class RedisCacheStore implements CacheStore {
   readonly timeoutMs: number;
   private readonly client: RedisClient;
   private readonly availability: Availability;
-  private readonly logger: RedisCacheStoreOptions['logger'];
-  /** Whether Redis refuses writes (maxmemory reached, a read-only replica…): told once, not per request. */
-  private refusing = false;
+  /** Writes Redis refuses while it answers: told once, not per request, and no outage. */
+  private readonly refusals: Refusals;
 
   constructor(options: RedisCacheStoreOptions) {
     validateCacheOptions(options);
@@ -58,7 +52,7 @@ export class RedisCacheStore implements CacheStore {
     this.prefix = options.prefix ?? CACHE_DEFAULTS.prefix;
     this.timeoutMs = options.timeoutMs ?? CACHE_DEFAULTS.timeoutMs;
     this.availability = new Availability(options.logger, 'the fallback cache');
-    this.logger = options.logger;
+    this.refusals = new Refusals(options.logger, 'fallback responses');
   }
 
   async get(key: string): Promise<CachedResponse | undefined> {
@@ -81,17 +75,11 @@ export class RedisCacheStore implements CacheStore {
       const ttl = Math.min(Math.max(1, Math.ceil(ttlMs)), MAX_TTL_MS);
       await withTimeout(this.client.set(this.key(key), JSON.stringify(value), 'PX', ttl), this.timeoutMs);
       this.availability.succeeded();
-      this.refusing = false;
+      this.refusals.accepted();
     } catch (error) {
-      // Redis answered, with a refusal: no outage (lookups still work), and not one warning per request.
-      if (!isReplyError(error)) this.availability.failed(error);
-      else if (!this.refusing) {
-        this.refusing = true;
-        if (this.logger !== undefined) {
-          const message = (error as Error).message;
-          log(this.logger, 'warn', { error: message }, `Redis refuses to store fallback responses (${message})`);
-        }
-      }
+      // Redis answered, with a refusal: no outage (lookups still work).
+      if (isReplyError(error)) this.refusals.refused(error);
+      else this.availability.failed(error);
     }
   }
 

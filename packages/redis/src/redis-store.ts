@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type BreakerStore, type BreakerSync, invalidOption, type SyncTarget } from '@breakwater/core';
 import type { Redis } from 'ioredis';
-import { Availability } from './availability.js';
+import { Availability, isReplyError, Refusals } from './availability.js';
 import { type BindingHost, BreakerBinding } from './breaker-binding.js';
 import { type BreakerKeys, breakerKeys } from './keys.js';
 import {
@@ -42,6 +42,8 @@ export class RedisStore implements BreakerStore, BindingHost {
   private subscriber: RedisClient | undefined;
   private readonly bindings = new Map<string, Set<BreakerBinding>>();
   private readonly availability: Availability;
+  /** Writes Redis refuses while it answers (see `Refusals`). */
+  private readonly refusals: Refusals;
   private sequence = 0;
   private closed = false;
   /** The pub/sub connection was lost and has not subscribed again: Redis is not back until it has. */
@@ -65,6 +67,7 @@ export class RedisStore implements BreakerStore, BindingHost {
     this.commandTimeoutMs = options.commandTimeoutMs ?? STORE_DEFAULTS.commandTimeoutMs;
     this.probeLeaseMs = options.probeLeaseMs ?? STORE_DEFAULTS.probeLeaseMs;
     this.availability = new Availability(options.logger, 'circuit breaker state');
+    this.refusals = new Refusals(options.logger, 'circuit breaker state');
     this.client.on('ready', this.onReady);
     this.client.on('close', this.onClose);
   }
@@ -164,10 +167,15 @@ export class RedisStore implements BreakerStore, BindingHost {
     }
     try {
       const reply = parseReply(await withTimeout(this.evaluate(script, keys, args), this.commandTimeoutMs));
+      this.refusals.accepted();
       this.back();
       return reply;
     } catch (error) {
-      if (!this.closed && this.availability.failed(error)) this.watchForReturn();
+      if (this.closed) return undefined;
+      // Redis answered, with a refusal (OOM, READONLY): no outage, which a PING would end at
+      // once only for the next write to start it again; told once until a write goes through.
+      if (isReplyError(error)) this.refusals.refused(error);
+      else if (this.availability.failed(error)) this.watchForReturn();
       return undefined;
     }
   }

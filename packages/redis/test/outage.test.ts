@@ -296,6 +296,23 @@ describe('RedisStore when Redis is down, slow or restarted', () => {
     expect(a.warnings).toHaveLength(1);
   });
 
+  it('warns once, and sends no PING after PING, while Redis answers but refuses writes (maxmemory reached)', async () => {
+    const a = await instance({ failureThreshold: 1, recoveryTimeoutMs: 60_000 }, 100);
+    await a.client.config('SET', 'maxmemory-policy', 'noeviction');
+    await a.client.config('SET', 'maxmemory', '1');
+    try {
+      // The trip is refused (OOM), and no traffic follows.
+      await fail(a);
+      expect(a.breaker().state).toBe(CircuitState.OPEN);
+      await waitFor(() => a.warnings.length === 1, 'the refusal to be told');
+      await sleep(1_500);
+      expect(a.warnings).toEqual([expect.stringContaining('Redis refuses to store circuit breaker state (OOM')]);
+      expect(a.infos).toEqual([]);
+    } finally {
+      await a.client.config('SET', 'maxmemory', '0');
+    }
+  });
+
   it('starts with local breaking when Redis is unreachable, and never throws', async () => {
     const dead = await freePortInstance(prefix, { failureThreshold: 1 });
     instances.push(dead);

@@ -194,6 +194,8 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
     this.tripInput = undefined;
     // Calls in flight keep their own list (and timer); new calls get deadlines of the new timeoutMs.
     this.deadlineList = undefined;
+    // Probe slots are sized by halfOpenMaxRequests; none is taken (see `pristine`).
+    this.probeStarts = undefined;
     // The window is new: what was merged into it (a store's counts) is merged again by the new binding.
     this.consecutiveFailures = 0;
     // Dated on the clock given, unless a store's state was adopted meanwhile (dated by it).
@@ -655,7 +657,12 @@ export class CircuitBreaker extends Emitter<CircuitBreakerEvents> implements Per
       this.nextAttemptAt = now + (this.nextAttemptAt - this.openedAt);
       this.openedAt = now;
     }
-    if (now >= this.nextAttemptAt) this.transition(CircuitState.HALF_OPEN, 'recovery_timeout', now);
+    if (now >= this.nextAttemptAt) {
+      // Time alone moved it, here as on every instance: not a change of this instance's (see `pristine`).
+      const changedHere = this.changedHere;
+      this.transition(CircuitState.HALF_OPEN, 'recovery_timeout', now);
+      this.changedHere = changedHere;
+    }
   }
 
   /** A probe that never settled counts as a timeout failure, at its deadline, and re-opens the circuit. */

@@ -236,6 +236,27 @@ describe('createProtectedFetch: timeouts and aborts', () => {
     expect(registry.get(server.origin)?.stats()).toMatchObject({ totalCalls: 0, timeouts: 0, failures: 0 });
   });
 
+  it.each([
+    ['with timeoutMs', 100],
+    ['without timeoutMs', undefined],
+  ])(
+    "settles at once on the caller's abort, %s, with a fetch that does not stop on its signal",
+    async (_, timeoutMs) => {
+      const registry = new Registry();
+      const server = await serve((req, res) => setTimeout(() => answer(200)(req, res), 300));
+      const deaf = (input: string | URL | Request) => globalThis.fetch(input);
+      const fetch = createProtectedFetch({ registry, timeoutMs, fetch: deaf as typeof globalThis.fetch });
+      for (const signal of [AbortSignal.abort(), AbortSignal.timeout(20)]) {
+        const started = performance.now();
+        const error = await fetch(`${server.origin}/slow`, { signal }).catch((e: unknown) => e);
+        expect(error).toBe(signal.reason);
+        expect(performance.now() - started).toBeLessThan(250);
+      }
+      await delay(350);
+      expect(registry.get(server.origin)?.stats()).toMatchObject({ totalCalls: 0, timeouts: 0, failures: 0 });
+    },
+  );
+
   it("leaves no listener on a caller's signal that outlives its calls", async () => {
     const server = await serve(answer(200));
     const fetch = createProtectedFetch({ registry: new Registry(), timeoutMs: 1_000 });

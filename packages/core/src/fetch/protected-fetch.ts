@@ -67,33 +67,41 @@ export async function fetchThrough(
   if (permit === undefined) throw breaker.rejectionError();
 
   const callerSignal = init?.signal ?? (input instanceof Request ? input.signal : undefined);
+  if (callerSignal?.aborted) {
+    // Aborted before the call: not sent, and counted as neither.
+    permit.release();
+    throw callerSignal.reason;
+  }
   const timeoutMs = breaker.options.timeoutMs;
   let signal = callerSignal ?? undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timeoutError: CircuitTimeoutError | undefined;
-  let timedOut: Promise<never> | undefined;
   let onCallerAbort: (() => void) | undefined;
-  if (timeoutMs !== undefined) {
-    const controller = new AbortController();
-    // Settles the call at the deadline even when the fetch given does not stop on its signal.
-    timedOut = new Promise<never>((_resolve, reject) => {
-      // The caller's abort settles the call too, and counts as neither (see the catch below).
+  // Settles the call at the deadline, or at the caller's abort, even when the fetch given does
+  // not stop on its signal (see the catch below for how each counts).
+  let settledEarly: Promise<never> | undefined;
+  if (timeoutMs !== undefined || callerSignal) {
+    const controller = timeoutMs === undefined ? undefined : new AbortController();
+    settledEarly = new Promise<never>((_resolve, reject) => {
       if (callerSignal) {
         onCallerAbort = () => reject(callerSignal.reason);
         callerSignal.addEventListener('abort', onCallerAbort, { once: true });
       }
+      if (timeoutMs === undefined || controller === undefined) return;
       timer = setTimeout(() => {
         timeoutError = new CircuitTimeoutError(breaker.name, timeoutMs);
         controller.abort(timeoutError);
         reject(timeoutError);
       }, timeoutMs);
     });
-    signal = callerSignal ? AbortSignal.any([callerSignal, controller.signal]) : controller.signal;
+    if (controller !== undefined) {
+      signal = callerSignal ? AbortSignal.any([callerSignal, controller.signal]) : controller.signal;
+    }
   }
   try {
     const pending = baseFetch(input, signal === undefined ? init : { ...init, signal });
-    if (timedOut !== undefined) {
-      // An answer that comes after the deadline is nobody's: free its connection.
+    if (settledEarly !== undefined) {
+      // An answer that comes after the deadline (or the caller's abort) is nobody's: free its connection.
       Promise.resolve(pending).then(
         (late) => {
           const body = (late as Response | undefined)?.body;
@@ -104,7 +112,7 @@ export async function fetchThrough(
         () => {},
       );
     }
-    const response = await (timedOut === undefined ? pending : Promise.race([pending, timedOut]));
+    const response = await (settledEarly === undefined ? pending : Promise.race([pending, settledEarly]));
     if (isFailureStatus(response.status)) permit.failure(new HttpStatusError(response.status));
     else permit.success();
     return response;

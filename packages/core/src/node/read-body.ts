@@ -73,19 +73,58 @@ function inUtf8(contentType: string | undefined): string | undefined {
 export interface ParserTraits {
   /**
    * Whether the parsers inflate a body sent with a `Content-Encoding` (body-parser and co-body
-   * do; Fastify's do not): bytes a parser left are then sent without it, else with it. Default true.
+   * do; Fastify's do not), for bytes whose length cannot tell (a chunked request): they are then
+   * sent without it, else with it. Default true.
    */
   inflate?: boolean;
 }
 
-function serialize(
-  parsed: unknown,
-  contentType: string | undefined,
-  traits: ParserTraits,
-): Uint8Array | ParsedBody | undefined {
-  if (parsed === undefined || parsed === null) return undefined;
+/** The request's `Content-Length`, or undefined when it has none (a chunked request). */
+function declaredLength(req: IncomingMessage): number | undefined {
+  const length = req.headers['content-length'];
+  return length === undefined ? undefined : Number(length);
+}
+
+/**
+ * Whether bytes a parser left are the body as it was sent, still in its `Content-Encoding`:
+ * their length is the request's (an inflated body's is not), or, without a length to compare,
+ * as the adapter says its parsers leave them.
+ */
+function asSent(req: IncomingMessage, bytes: Uint8Array, traits: ParserTraits): boolean {
+  if (req.headers['content-encoding'] === undefined) return true;
+  const length = declaredLength(req);
+  return length === undefined ? traits.inflate === false : bytes.byteLength === length;
+}
+
+/**
+ * Whether a string a parser left under a JSON type is the body's own text (a parser that keeps
+ * it raw, to check a signature, say), rather than a JSON string value it parsed: the text has
+ * the request's length (a parsed string is two quotes shorter at least), or, without a length
+ * to compare, is JSON itself.
+ */
+function isRawText(req: IncomingMessage, text: string): boolean {
+  const length = req.headers['content-encoding'] === undefined ? declaredLength(req) : undefined;
+  if (length !== undefined) return Buffer.byteLength(text) === length;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function serialize(req: IncomingMessage, parsed: unknown, traits: ParserTraits): Uint8Array | ParsedBody | undefined {
+  const contentType = req.headers['content-type'];
+  if (parsed === undefined) return undefined;
   // Bytes as they came, encoding and all: forwarded with the request's own headers.
-  if (parsed instanceof Uint8Array) return traits.inflate === false ? parsed : { parsed, contentType };
+  if (parsed instanceof Uint8Array) return asSent(req, parsed, traits) ? parsed : { parsed, contentType };
+  const isJson = contentType !== undefined && JSON_TYPE.test(contentType);
+  if (isJson) {
+    // A JSON body may parse to any JSON value, a string or null included: written back as JSON.
+    const raw = typeof parsed === 'string' && isRawText(req, parsed);
+    return { parsed: raw ? parsed : JSON.stringify(parsed), contentType: inUtf8(contentType) };
+  }
+  if (parsed === null) return undefined;
   if (typeof parsed !== 'object') return { parsed: String(parsed), contentType: inUtf8(contentType) };
   if (contentType?.toLowerCase().includes('application/x-www-form-urlencoded') && isFlat(parsed)) {
     const form = new URLSearchParams();
@@ -94,9 +133,7 @@ function serialize(
     }
     return { parsed: form.toString(), contentType: inUtf8(contentType) };
   }
-  const json = JSON.stringify(parsed);
-  const isJson = contentType !== undefined && JSON_TYPE.test(contentType);
-  return { parsed: json, contentType: isJson ? inUtf8(contentType) : 'application/json' };
+  return { parsed: JSON.stringify(parsed), contentType: 'application/json' };
 }
 
 /** Whether the request carries a body (RFC 9112 §6.3): a `Transfer-Encoding`, or a `Content-Length` above 0. */
@@ -123,5 +160,5 @@ export function readBody(
   if (parsed === undefined && hasBody(req)) {
     return Promise.reject(new Error('the request body was read by the handler and left nothing parsed'));
   }
-  return Promise.resolve(serialize(parsed, req.headers['content-type'], traits));
+  return Promise.resolve(serialize(req, parsed, traits));
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { CircuitBreaker } from '../circuit/circuit-breaker.js';
+import { CircuitState } from '../circuit/state.js';
 import type { BreakerStore, BreakerSync, SyncTarget } from '../circuit/sync.js';
 import { CircuitTimeoutError } from '../errors/circuit-timeout-error.js';
 import { defaultRegistry, Registry } from './registry.js';
@@ -109,6 +110,47 @@ describe('Registry', () => {
     const started = performance.now();
     await expect(breaker.execute(() => new Promise(() => {}))).rejects.toThrow(CircuitTimeoutError);
     expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  /** A store that binds and remembers its targets, for a test to adopt shared states through. */
+  function adoptingStore() {
+    const targets: SyncTarget[] = [];
+    const store: BreakerStore = {
+      bind(target) {
+        targets.push(target);
+        return { recorded() {}, transitioned() {}, detach() {} };
+      },
+    };
+    return { store, adopt: (state: Parameters<SyncTarget['applyShared']>[0]) => targets.at(-1)?.applyShared(state) };
+  }
+
+  it("applies code's options to a declared breaker that took OPEN from a store and moved to HALF_OPEN by time alone", () => {
+    const clock = { t: 1_000_000, now: () => clock.t };
+    const { store, adopt } = adoptingStore();
+    const registry = new Registry({ store, defaults: { clock } });
+    registry.declare('svc', { options: { failureThreshold: 3, recoveryTimeoutMs: 1_000 } });
+    const breaker = registry.createDeclared('svc');
+    adopt({ state: CircuitState.OPEN, openedAt: clock.t, nextAttemptAt: clock.t + 1_000, openCount: 1 });
+    clock.t += 2_000;
+    registry.health();
+    expect(breaker.state).toBe(CircuitState.HALF_OPEN);
+    expect(registry.getOrCreate('svc', { failureThreshold: 7 }).options.failureThreshold).toBe(7);
+  });
+
+  it('sizes the probe slots of a declared breaker by the halfOpenMaxRequests given in code', () => {
+    const clock = { t: 1_000_000, now: () => clock.t };
+    const { store, adopt } = adoptingStore();
+    const registry = new Registry({ store, defaults: { clock } });
+    registry.declare('svc', { options: { halfOpenMaxRequests: 1, successThreshold: 3 } });
+    const breaker = registry.createDeclared('svc');
+    adopt({ state: CircuitState.HALF_OPEN, openedAt: clock.t - 10, nextAttemptAt: clock.t - 5, openCount: 1 });
+    // A probe whose client went away: given back, counted as nothing.
+    breaker.tryAcquire()?.release();
+    registry.getOrCreate('svc', { halfOpenMaxRequests: 3 });
+    const probes = [breaker.tryAcquire(), breaker.tryAcquire(), breaker.tryAcquire()];
+    expect(probes.map((probe) => probe?.isProbe)).toEqual([true, true, true]);
+    for (const probe of probes) probe?.success();
+    expect(breaker.stats()).toMatchObject({ state: CircuitState.CLOSED, halfOpenInFlight: 0 });
   });
 
   it('dates a declared breaker on the clock given in code', () => {
