@@ -253,13 +253,19 @@ describe.each(majors)('Express $major fallbacks', ({ express }) => {
     });
 
     /** POSTs `body` with `headers` on an open circuit, behind `parser`; gives what the backup received. */
-    async function forwarded(parser: RequestHandler, headers: Record<string, string>, body: string | Uint8Array) {
+    async function forwarded(
+      parser: RequestHandler,
+      headers: Record<string, string>,
+      body: string | Uint8Array | ReadableStream<Uint8Array>,
+    ) {
       const alternate = await backup();
       const { url, open } = await serve({ fallback: { strategy: 'alternative_service', url: alternate.url } }, (app) =>
         app.use(parser),
       );
       await open();
-      const answer = await request(`${url}/items`, { method: 'POST', headers, body });
+      // A stream goes out chunked, without a Content-Length.
+      const chunked = body instanceof ReadableStream ? { duplex: 'half' } : {};
+      const answer = await request(`${url}/items`, { method: 'POST', headers, body, ...chunked } as RequestInit);
       expect(answer.headers.get('x-circuit-fallback')).toBe('alternative_service');
       return answer.json();
     }
@@ -276,6 +282,21 @@ describe.each(majors)('Express $major fallbacks', ({ express }) => {
         expect(got).toMatchObject({ type: 'application/json', body });
       },
     );
+
+    it('forwards a JSON string value that holds JSON itself as that string, sent chunked or encoded', async () => {
+      const lenient = express.json({ strict: false });
+      const chunked = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('"123"'));
+          controller.close();
+        },
+      });
+      const json = { 'content-type': 'application/json' };
+      const sent = await forwarded(lenient, json, chunked);
+      expect(sent).toMatchObject({ type: 'application/json', body: '"123"' });
+      const gzipped = await forwarded(lenient, { ...json, 'content-encoding': 'gzip' }, gzipSync('"{\\"a\\":1}"'));
+      expect(gzipped).toMatchObject({ type: 'application/json', body: '"{\\"a\\":1}"' });
+    });
 
     it('forwards JSON a text parser kept raw as it came', async () => {
       const got = await forwarded(express.text({ type: '*/*' }), { 'content-type': 'application/json' }, '"hello"');

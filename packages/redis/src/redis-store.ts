@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type BreakerStore, type BreakerSync, invalidOption, type SyncTarget } from '@breakwater/core';
 import type { Redis } from 'ioredis';
-import { Availability, isReplyError, Refusals } from './availability.js';
+import { Availability, isReplyError } from './availability.js';
 import { type BindingHost, BreakerBinding } from './breaker-binding.js';
 import { type BreakerKeys, breakerKeys } from './keys.js';
 import {
@@ -42,8 +42,8 @@ export class RedisStore implements BreakerStore, BindingHost {
   private subscriber: RedisClient | undefined;
   private readonly bindings = new Map<string, Set<BreakerBinding>>();
   private readonly availability: Availability;
-  /** Writes Redis refuses while it answers (see `Refusals`). */
-  private readonly refusals: Refusals;
+  /** The outage began with a command Redis refused (OOM, READONLY) rather than one it did not answer. */
+  private refused = false;
   private sequence = 0;
   private closed = false;
   /** The pub/sub connection was lost and has not subscribed again: Redis is not back until it has. */
@@ -67,7 +67,6 @@ export class RedisStore implements BreakerStore, BindingHost {
     this.commandTimeoutMs = options.commandTimeoutMs ?? STORE_DEFAULTS.commandTimeoutMs;
     this.probeLeaseMs = options.probeLeaseMs ?? STORE_DEFAULTS.probeLeaseMs;
     this.availability = new Availability(options.logger, 'circuit breaker state');
-    this.refusals = new Refusals(options.logger, 'circuit breaker state');
     this.client.on('ready', this.onReady);
     this.client.on('close', this.onClose);
   }
@@ -167,15 +166,13 @@ export class RedisStore implements BreakerStore, BindingHost {
     }
     try {
       const reply = parseReply(await withTimeout(this.evaluate(script, keys, args), this.commandTimeoutMs));
-      this.refusals.accepted();
       this.back();
       return reply;
     } catch (error) {
       if (this.closed) return undefined;
-      // Redis answered, with a refusal (OOM, READONLY): no outage, which a PING would end at
-      // once only for the next write to start it again; told once until a write goes through.
-      if (isReplyError(error)) this.refusals.refused(error);
-      else if (this.availability.failed(error)) this.watchForReturn();
+      // A refusal (OOM, READONLY) is an outage too, that only a write accepted ends (see `checkBack`).
+      if (isReplyError(error)) this.refused = true;
+      if (this.availability.failed(error)) this.watchForReturn();
       return undefined;
     }
   }
@@ -187,7 +184,10 @@ export class RedisStore implements BreakerStore, BindingHost {
   checkBack(): void {
     if (this.checking || this.closed || !isConnected(this.client)) return;
     this.checking = true;
-    withTimeout((this.client as Redis).ping(), this.commandTimeoutMs).then(
+    const client = this.client as Redis;
+    // After a refusal, PING would answer while writes are still refused: a short-lived write asks.
+    const ask = this.refused ? client.set(`${this.prefix}writable`, '1', 'PX', 1_000) : client.ping();
+    withTimeout(ask, this.commandTimeoutMs).then(
       () => {
         this.checking = false;
         this.back();
@@ -243,6 +243,7 @@ export class RedisStore implements BreakerStore, BindingHost {
   /** Redis answered: the outage (if any) ends, unless the pub/sub connection is still to come back. */
   private back(): void {
     if (this.closed || this.subscriberDown) return;
+    this.refused = false;
     if (this.availability.succeeded()) this.resyncAll();
   }
 

@@ -296,21 +296,29 @@ describe('RedisStore when Redis is down, slow or restarted', () => {
     expect(a.warnings).toHaveLength(1);
   });
 
-  it('warns once, and sends no PING after PING, while Redis answers but refuses writes (maxmemory reached)', async () => {
-    const a = await instance({ failureThreshold: 1, recoveryTimeoutMs: 60_000 }, 100);
+  it('breaks locally, warning once, while Redis answers but refuses writes (maxmemory reached), then shares again', async () => {
+    const a = await instance({ failureThreshold: 1, recoveryTimeoutMs: 300, successThreshold: 1 }, 100);
+    const b = await instance({ failureThreshold: 1, recoveryTimeoutMs: 300, successThreshold: 1 }, 100);
     await a.client.config('SET', 'maxmemory-policy', 'noeviction');
     await a.client.config('SET', 'maxmemory', '1');
     try {
-      // The trip is refused (OOM), and no traffic follows.
+      // The trip is refused (OOM), and no traffic follows for a while.
       await fail(a);
       expect(a.breaker().state).toBe(CircuitState.OPEN);
-      await waitFor(() => a.warnings.length === 1, 'the refusal to be told');
-      await sleep(1_500);
-      expect(a.warnings).toEqual([expect.stringContaining('Redis refuses to store circuit breaker state (OOM')]);
+      await waitFor(() => a.warnings.length === 1, 'the outage to be told');
+      await sleep(1_000);
+      expect(a.warnings).toEqual([expect.stringContaining('OOM')]);
       expect(a.infos).toEqual([]);
+      // Local breaking goes on: past the recovery time a probe is admitted, and closes the circuit.
+      await a.breaker().execute(() => 'ok');
+      expect(a.breaker().state).toBe(CircuitState.CLOSED);
     } finally {
       await a.client.config('SET', 'maxmemory', '0');
     }
+    await waitFor(() => a.infos.length === 1, 'A to note that Redis takes writes again', 2_000);
+    await fail(a);
+    await waitFor(() => b.breaker().state === CircuitState.OPEN, "B to hear of A's trip");
+    expect(a.warnings).toHaveLength(1);
   });
 
   it('starts with local breaking when Redis is unreachable, and never throws', async () => {

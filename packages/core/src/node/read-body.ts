@@ -99,18 +99,13 @@ function asSent(req: IncomingMessage, bytes: Uint8Array, traits: ParserTraits): 
 /**
  * Whether a string a parser left under a JSON type is the body's own text (a parser that keeps
  * it raw, to check a signature, say), rather than a JSON string value it parsed: the text has
- * the request's length (a parsed string is two quotes shorter at least), or, without a length
- * to compare, is JSON itself.
+ * the request's length (a parsed string is two quotes shorter at least). Without a length to
+ * compare (a chunked or encoded request), it is taken for a parsed value: its content cannot
+ * tell, as a string value may hold JSON itself.
  */
 function isRawText(req: IncomingMessage, text: string): boolean {
   const length = req.headers['content-encoding'] === undefined ? declaredLength(req) : undefined;
-  if (length !== undefined) return Buffer.byteLength(text) === length;
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
+  return length !== undefined && Buffer.byteLength(text) === length;
 }
 
 function serialize(req: IncomingMessage, parsed: unknown, traits: ParserTraits): Uint8Array | ParsedBody | undefined {
