@@ -13,7 +13,6 @@ import {
   invalidOption,
   isAnswerHeader,
   type Logger,
-  type ParsedBody,
   Refusal,
   type RequestInfo,
   readBody,
@@ -185,17 +184,13 @@ function healthRoute(health: unknown): { path: string; degradedStatus: number | 
   return { path, degradedStatus };
 }
 
-/** The body as Fastify's parsers left it, for forwarding: they inflate nothing (see core's `ParserTraits`). */
-function parsedBody(request: FastifyRequest): Promise<Uint8Array | ParsedBody | undefined> {
-  return readBody(request.raw, request.body, { inflate: false });
-}
-
 function requestInfo(request: FastifyRequest): RequestInfo {
   return {
     method: request.method,
     url: request.url,
     headers: request.headers,
-    body: () => parsedBody(request),
+    // Fastify's parsers inflate nothing (see core's `ParserTraits`).
+    body: () => readBody(request.raw, request.body, { inflate: false }),
   };
 }
 
@@ -478,8 +473,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     if (created.length === 0 && claimed.length === 0) return noRelease;
     return () => {
       for (const breaker of [...created, ...claimed]) {
-        const unused = breaker.stats().totalCalls === 0 && breaker.httpInFlight === 0;
-        if (!unused || registry.get(breaker.name) !== breaker) continue;
+        if (!breaker.pristine || registry.get(breaker.name) !== breaker) continue;
         // A file's breaker stays, with the file's options again, for the nearer instance to configure.
         if (claimed.includes(breaker)) registry.unclaim(breaker.name);
         else registry.delete(breaker.name);

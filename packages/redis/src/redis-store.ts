@@ -172,14 +172,14 @@ export class RedisStore implements BreakerStore, BindingHost {
       if (this.closed) return undefined;
       // A refusal (OOM, READONLY) is an outage too, that only a write accepted ends (see `checkBack`).
       if (isReplyError(error)) this.refused = true;
-      if (this.availability.failed(error)) this.watchForReturn();
+      this.lost(error);
       return undefined;
     }
   }
 
   /**
    * @internal While Redis is unavailable but the connection stands (a frozen or overloaded server),
-   * asks it with a PING, one at a time, whether it answers again.
+   * asks it, one at a time, whether it answers again: with a PING, or, after a refusal, a write.
    */
   checkBack(): void {
     if (this.checking || this.closed || !isConnected(this.client)) return;
@@ -240,6 +240,11 @@ export class RedisStore implements BreakerStore, BindingHost {
     }
   }
 
+  /** Redis failed a command or a connection: an outage starts, if none had, and is watched for its end. */
+  private lost(error: unknown): void {
+    if (!this.closed && this.availability.failed(error)) this.watchForReturn();
+  }
+
   /** Redis answered: the outage (if any) ends, unless the pub/sub connection is still to come back. */
   private back(): void {
     if (this.closed || this.subscriberDown) return;
@@ -252,7 +257,7 @@ export class RedisStore implements BreakerStore, BindingHost {
     const subscriber = this.client.duplicate() as RedisClient;
     this.subscriber = subscriber;
     subscriber.on('error', (error: unknown) => {
-      if (!this.closed && this.availability.failed(error)) this.watchForReturn();
+      this.lost(error);
     });
     subscriber.on('close', () => {
       if (!this.closed) this.subscriberDown = true;
@@ -272,7 +277,7 @@ export class RedisStore implements BreakerStore, BindingHost {
         this.resyncAll();
       },
       (error: unknown) => {
-        if (!this.closed && this.availability.failed(error)) this.watchForReturn();
+        this.lost(error);
       },
     );
   }
@@ -295,7 +300,7 @@ export class RedisStore implements BreakerStore, BindingHost {
   };
 
   private readonly onClose = (): void => {
-    if (!this.closed && this.availability.failed(new Error('connection closed'))) this.watchForReturn();
+    this.lost(new Error('connection closed'));
   };
 
   private readonly onMessage = (channel: string, text: string): void => {
