@@ -146,6 +146,11 @@ function withoutFlagged(
   for (const [option, keys] of KEYS_BY_OPTION) {
     if (keys.some((key) => own(raw, key) && findings.some((f) => under(f, [...path, key])))) delete kept[option];
   }
+  // A slow-call rate without its duration is reported at the mapping itself: services are not
+  // told again of what only the defaults lack.
+  if (kept.slowCallRateThreshold !== undefined && kept.slowCallDurationMs === undefined) {
+    delete kept.slowCallRateThreshold;
+  }
   return kept as FileBreakerOptions;
 }
 

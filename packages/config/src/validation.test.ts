@@ -232,6 +232,27 @@ circuit_breakers:
       },
     ]);
   });
+
+  it('reports a slow_call_rate_threshold in default without its duration once, not again for every service', () => {
+    const problems = problemsOf(`
+circuit_breakers:
+  default:
+    slow_call_rate_threshold: 0.5
+  services:
+    a:
+      timeout_ms: 100
+    b:
+      timeout_ms: 100
+    c:
+      slow_call_duration_ms: 100
+`);
+    expect(problems.map((p) => [p.path, p.message])).toEqual([
+      [
+        'circuit_breakers.default',
+        'missing key "slow_call_duration_ms": slow_call_rate_threshold is set, and needs it to tell slow calls',
+      ],
+    ]);
+  });
 });
 
 describe('fallback problems', () => {
