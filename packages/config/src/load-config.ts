@@ -80,12 +80,21 @@ export function inspectConfig(text: string, options: LoadConfigOptions = {}): Co
   return { ok: true, config };
 }
 
-/** True when an earlier problem already covers this location (or one above it). */
+/**
+ * True when an earlier problem already covers this location (or one above it), or the value
+ * there is a `${VAR}` already reported as unset where it is written (reached here by an alias).
+ */
 function covered(finding: Finding, parsed: ParsedDocument): boolean {
   for (let length = finding.segments.length; length >= 1; length--) {
     if (parsed.reported.has(pathKey(finding.segments.slice(0, length)))) return true;
   }
-  return false;
+  if (parsed.unresolved.size === 0) return false;
+  let value: unknown = parsed.data;
+  for (const segment of finding.segments) {
+    if (typeof value !== 'object' || value === null || !Object.hasOwn(value, segment)) return false;
+    value = (value as Record<string, unknown>)[segment];
+  }
+  return typeof value === 'string' && parsed.unresolved.has(value);
 }
 
 function toProblem(finding: Finding, parsed: ParsedDocument): ConfigProblem {

@@ -215,6 +215,30 @@ describe('environment variables', () => {
     ]);
   });
 
+  it('reports an unset variable in an anchor once, where it is written, not again where an alias or merge key uses it', () => {
+    const text = [
+      'x-strict: &strict',
+      '  failure_threshold: 2',
+      '  timeout_ms: ${T}',
+      'x-time: &time ${U}',
+      'circuit_breakers:',
+      '  services:',
+      '    merged:',
+      '      <<: *strict',
+      '    aliased:',
+      '      recovery_timeout_ms: *time',
+      '    overridden:',
+      '      <<: *strict',
+      '      timeout_ms: 0',
+      '',
+    ].join('\n');
+    expect(problemsOf(text).map((p) => [p.path, p.line])).toEqual([
+      ['x-strict.timeout_ms', 3],
+      ['x-time', 4],
+      ['circuit_breakers.services.overridden.timeout_ms', 13],
+    ]);
+  });
+
   it('keeps a quoted ${VAR} a string, so a number key reports it', () => {
     expect(problemsOf('circuit_breakers:\n  default:\n    timeout_ms: "${T}"\n', { T: '100' })).toMatchObject([
       {

@@ -25,6 +25,11 @@ export interface ParsedDocument {
   positions: Positions;
   /** Paths already reported here; later checks skip them and what lies below. */
   reported: Set<string>;
+  /**
+   * Texts whose `${VAR}` could not be substituted (reported where they are written). The same
+   * value reached elsewhere through an alias or a merge key (`<<: *anchor`) is not reported again.
+   */
+  unresolved: Set<string>;
 }
 
 /**
@@ -34,7 +39,13 @@ export interface ParsedDocument {
  * file's other problems are listed beside it.
  */
 export function parseDocument(text: string, env: Env): ParsedDocument {
-  const result: ParsedDocument = { data: undefined, problems: [], positions: new Map(), reported: new Set() };
+  const result: ParsedDocument = {
+    data: undefined,
+    problems: [],
+    positions: new Map(),
+    reported: new Set(),
+    unresolved: new Set(),
+  };
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > MAX_CONFIG_BYTES) {
     result.problems.push({
@@ -163,6 +174,7 @@ export function parseDocument(text: string, env: Env): ParsedDocument {
       const substituted = interpolate(node.value, env);
       if (!substituted.ok) {
         report(segments, node, substituted.message);
+        result.unresolved.add(node.value);
         return;
       }
       if (!substituted.changed) return;
