@@ -94,6 +94,11 @@ circuit_breakers:
     expect(config.services.bare).toEqual({ options: {} });
   });
 
+  it('accepts an empty hierarchical section, as it accepts empty default and services', () => {
+    const config = load('circuit_breakers:\n  services:\n    a:\n  hierarchical:\n    # groups: to come\n');
+    expect(config.groups).toEqual({});
+  });
+
   it('reads JSON as well as YAML', () => {
     const config = load('{"circuit_breakers": {"services": {"api": {"timeout_ms": 2500}}}}');
     expect(config.services.api?.options).toEqual({ timeoutMs: 2500 });

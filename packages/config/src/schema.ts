@@ -132,7 +132,7 @@ export const configSchema: JsonSchema = {
         },
         hierarchical: {
           description: 'Hierarchical breaking: groups of breakers that open together.',
-          type: 'object',
+          type: ['object', 'null'],
           additionalProperties: false,
           properties: {
             enabled: { description: 'false ignores the groups.', type: 'boolean', default: true },
