@@ -182,6 +182,8 @@ describe('breakwater schema, help and usage', () => {
   it.each([
     [[], 'Usage: breakwater <command>'],
     [['lint', 'x.yaml'], 'unknown command "lint"'],
+    [['help', 'lint'], 'unknown command "lint"'],
+    [['help', 'print', 'extra'], '"help" takes one command'],
     [['validate'], '"validate" needs a file'],
     [['print', 'a.yaml', 'b.yaml'], '"print" takes one file'],
     [['schema', 'x.yaml'], '"schema" takes no file'],

@@ -79,22 +79,18 @@ export function runCli(argv: readonly string[], io: CliIo): number {
     return 0;
   }
   if (command === undefined || command === 'help') {
-    const topic = command === 'help' ? rest[0] : undefined;
-    const text = topic !== undefined ? COMMAND_HELP[topic] : undefined;
+    const [topic, ...more] = command === 'help' ? rest : [];
+    if (topic !== undefined && COMMAND_HELP[topic] === undefined) return unknownCommand(io, topic);
+    if (more.length > 0) return usage(io, HELP, `"help" takes one command, got ${rest.join(' ')}`);
     if (values.help === true || command === 'help') {
-      io.stdout(text ?? HELP);
+      io.stdout((topic === undefined ? undefined : COMMAND_HELP[topic]) ?? HELP);
       return 0;
     }
     io.stderr(HELP);
     return 2;
   }
   const help = COMMAND_HELP[command];
-  if (help === undefined) {
-    io.stderr(
-      `breakwater: unknown command "${command}"; expected validate, print or schema\nRun "breakwater --help" for usage.\n`,
-    );
-    return 2;
-  }
+  if (help === undefined) return unknownCommand(io, command);
   if (values.help === true) {
     io.stdout(help);
     return 0;
@@ -139,6 +135,13 @@ function parse(argv: readonly string[]) {
       version: { type: 'boolean', short: 'v' },
     },
   });
+}
+
+function unknownCommand(io: CliIo, command: string): number {
+  io.stderr(
+    `breakwater: unknown command "${command}"; expected validate, print or schema\nRun "breakwater --help" for usage.\n`,
+  );
+  return 2;
 }
 
 function usage(io: CliIo, help: string, problem: string): number {
