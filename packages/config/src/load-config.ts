@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, type ConfigProblem } from './config-error.js';
 import type { BreakwaterConfig } from './config-types.js';
@@ -43,19 +43,17 @@ export function parseConfig(text: string, options: LoadConfigOptions = {}): Brea
 export function inspectConfigFile(path: string, options: LoadConfigOptions = {}): ConfigResult {
   let text: string;
   try {
-    const size = statSync(path).size;
-    if (size > MAX_CONFIG_BYTES) {
+    const read = readLimited(path);
+    if (typeof read !== 'string') {
+      const size = read.known ? `${read.size} bytes` : `over ${MAX_CONFIG_BYTES} bytes`;
       return {
         ok: false,
         problems: [
-          {
-            path: '',
-            message: `the file is ${size} bytes, larger than the limit of ${MAX_CONFIG_BYTES} bytes (1 MiB)`,
-          },
+          { path: '', message: `the file is ${size}, larger than the limit of ${MAX_CONFIG_BYTES} bytes (1 MiB)` },
         ],
       };
     }
-    text = readFileSync(path, 'utf8');
+    text = read;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const reason =
@@ -65,6 +63,31 @@ export function inspectConfigFile(path: string, options: LoadConfigOptions = {})
   const result = inspectConfig(text, options);
   if (result.ok) result.config.source = path;
   return result;
+}
+
+/**
+ * The file's text, or how large it is when over the limit. A regular file's size is known before
+ * reading it; anything else (a pipe such as /dev/stdin, a device) is read no further than one
+ * byte past the limit.
+ */
+function readLimited(path: string): string | { size: number; known: boolean } {
+  const fd = openSync(path, 'r');
+  try {
+    const stats = fstatSync(fd);
+    if (stats.isDirectory()) throw Object.assign(new Error('it is a directory'), { code: 'EISDIR' });
+    if (stats.isFile() && stats.size > MAX_CONFIG_BYTES) return { size: stats.size, known: true };
+    const buffer = Buffer.allocUnsafe(MAX_CONFIG_BYTES + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    if (length > MAX_CONFIG_BYTES) return { size: length, known: false };
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Validates configuration text, returning its problems instead of throwing. */

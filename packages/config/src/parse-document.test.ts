@@ -1,10 +1,11 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${VAR} here is configuration text, not a template
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from './config-error.js';
-import { inspectConfig, loadConfig } from './load-config.js';
+import { inspectConfig, inspectConfigFile, loadConfig } from './load-config.js';
 import { MAX_CONFIG_BYTES } from './parse-document.js';
 
 function problemsOf(text: string, env: Record<string, string> = {}) {
@@ -32,6 +33,32 @@ describe('size limit', () => {
     const path = join(dir, 'big.yaml');
     writeFileSync(path, big);
     expect(() => loadConfig(path, { env: {} })).toThrow(/larger than the limit of 1048576 bytes/);
+  });
+
+  it('reads a pipe or device (/dev/stdin, /dev/zero) no further than the limit', () => {
+    if (process.platform === 'win32') return;
+    const fifo = join(dir, 'endless.fifo');
+    execFileSync('mkfifo', [fifo]);
+    // A writer that sends 2 MiB and then keeps the pipe open: a reader that waits for the end waits 15 s.
+    const writer = spawn(process.execPath, [
+      '-e',
+      `const fs = require('node:fs'); const fd = fs.openSync(${JSON.stringify(fifo)}, 'w');
+       try { fs.writeSync(fd, Buffer.alloc(${2 * MAX_CONFIG_BYTES}, 35)); } catch {}
+       setTimeout(() => {}, 15000);`,
+    ]);
+    try {
+      const started = Date.now();
+      const result = inspectConfigFile(fifo, { env: {} });
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(result).toEqual({
+        ok: false,
+        problems: [
+          { path: '', message: 'the file is over 1048576 bytes, larger than the limit of 1048576 bytes (1 MiB)' },
+        ],
+      });
+    } finally {
+      writer.kill();
+    }
   });
 
   it('accepts a file just under the limit', () => {
