@@ -275,6 +275,18 @@ describe('environment variables', () => {
     ]);
   });
 
+  it('explains the syntax error of an unquoted ${VAR} in a flow mapping or list', () => {
+    for (const text of [
+      'circuit_breakers:\n  default: { timeout_ms: ${T:-5000}, failure_threshold: 2 }\n',
+      'circuit_breakers:\n  services:\n    a: { failure_status_codes: [${C:-500}] }\n',
+    ]) {
+      const problems = problemsOf(text);
+      expect(problems[0]).toMatchObject({ path: '', line: text.split('\n').findIndex((l) => l.includes('${')) + 1 });
+      expect(problems[0]?.message).toContain('a ${VAR} inside [...] or {...} must be quoted');
+      expect(problems.filter((p) => p.message.includes('must be quoted'))).toHaveLength(1);
+    }
+  });
+
   it('reports a malformed reference', () => {
     expect(problemsOf('circuit_breakers: {}\nupstreams:\n  a: "http://${HOST"\n')).toMatchObject([
       { path: 'upstreams.a', message: expect.stringContaining('expected ${NAME} or ${NAME:-default}') },

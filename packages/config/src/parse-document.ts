@@ -81,10 +81,21 @@ export function parseDocument(text: string, env: Env): ParsedDocument {
   }
   const document = documents[0];
   if (document === undefined) return result;
-  for (const issue of [...document.errors, ...document.warnings]) {
+  const hinted = new Set<number>();
+  for (const [index, issue] of [...document.errors, ...document.warnings].entries()) {
     if (issue.code === 'TAG_RESOLVE_FAILED') continue;
-    const message = firstLine(issue.message).replace(/ at line \d+, column \d+$/, '');
+    let message = firstLine(issue.message).replace(/ at line \d+, column \d+$/, '');
     const at = issue.linePos?.[0];
+    if (at !== undefined && index < document.errors.length && !hinted.has(at.line)) {
+      // `{ timeout_ms: ${T} }`: in a flow collection, the braces of an unquoted reference are YAML's own.
+      const source = text.split(/\r?\n/)[at.line - 1] ?? '';
+      if (/\$\{/.test(source) && /[[{]/.test(source.replace(/\$\{[^}]*\}?/g, ''))) {
+        message +=
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the file's syntax, not a template
+          ' (a ${VAR} inside [...] or {...} must be quoted: "${VAR}", a string; for a number or boolean, use block style)';
+        hinted.add(at.line);
+      }
+    }
     result.problems.push(
       at === undefined ? { path: '', message } : { path: '', message, line: at.line, column: at.col },
     );
