@@ -57,6 +57,12 @@ interface FallbackState {
    */
   responding: boolean;
   fallbackSent: boolean;
+  /**
+   * Set when, after the timeout fallback went out, Fastify ran the `onError` hooks: an error was
+   * raised on the fallback's own way out (an `onSend` hook that threw), since the handler's late
+   * answers never reach Fastify (see `watchSend`). What its error handler sends then goes out.
+   */
+  fallbackFailed: boolean;
   /** The reply's own `send`, which the fallback goes out through (see `watchSend`). */
   send: FastifyReply['send'];
 }
@@ -292,19 +298,22 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
 
   /**
    * Wraps the reply's `send` for a request a timeout fallback may answer: a call before the
-   * fallback marks the handler's answer as on its way; after it, the handler's late answer is
-   * dropped quietly (no "Reply was already sent", no second response), while an error raised on
-   * the fallback's own way out (an `onSend` hook that throws) still reaches Fastify's error
-   * handler, so the client gets an answer.
+   * fallback marks the handler's answer as on its way; after it, the handler's late answer (a
+   * value, or an error it threw) is dropped quietly: no "Reply was already sent", no second
+   * response, and no status of its own on a fallback that an async `onSend` hook still holds.
+   * Only once an error was raised on the fallback's own way out (an `onSend` hook that throws,
+   * which runs the `onError` hooks: see `fallbackFailed`) does what Fastify's error handler then
+   * sends, an error or any answer of the app's own error handler, go out (until the response
+   * ended), so the client gets one.
    */
   function watchSend(state: FallbackState): void {
-    const { reply, send } = state;
-    (reply as { send: unknown }).send = function sendWatched(this: FastifyReply, payload?: unknown) {
+    const { send } = state;
+    (state.reply as { send: unknown }).send = function sendWatched(this: FastifyReply, payload?: unknown) {
       if (!state.fallbackSent) {
         state.responding = true;
         return send.call(this, payload);
       }
-      if (payload instanceof Error && !reply.raw.headersSent) return send.call(this, payload);
+      if (state.fallbackFailed && !this.sent) return send.call(this, payload);
       return this;
     };
   }
@@ -365,6 +374,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       headers: undefined,
       responding: false,
       fallbackSent: false,
+      fallbackFailed: false,
       send: reply.send,
     };
     if (call.holdsPermit && call.breaker.options.timeoutMs !== undefined) watchSend(state);
@@ -605,7 +615,13 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
 
   fastify.addHook('onError', function noteError(request: FastifyRequest, _reply: FastifyReply, error: Error, next) {
     const state = tracked(request);
-    if (state !== null && state !== undefined) (state instanceof HttpCall ? state : state.call).noteError(error);
+    if (state instanceof HttpCall) state.noteError(error);
+    else if (state !== null && state !== undefined) {
+      // After the timeout fallback went out, only an error on the fallback's own way out gets
+      // here (see `watchSend`): the call was counted as a timeout already.
+      if (state.fallbackSent) state.fallbackFailed = true;
+      else state.call.noteError(error);
+    }
     next();
   });
 

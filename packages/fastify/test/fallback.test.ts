@@ -490,6 +490,65 @@ describe.each(frameworks)('%s fallbacks', (_label, fastify) => {
     expect(await Promise.race([answered, delay(2_000).then(() => 'no answer')])).toBe(500);
   });
 
+  it("timeout: a handler that fails after the fallback went out, while the app's async onSend hook holds it, changes nothing", async () => {
+    const logs: LogLine[] = [];
+    registry = new Registry();
+    app = fastify(capturedLogger(logs));
+    app.addHook('onSend', async (_request, _reply, payload) => {
+      await delay(60);
+      return payload;
+    });
+    await app.register(breakwater, {
+      registry,
+      timeoutMs: 50,
+      fallback: { strategy: 'default', response: { status: 200, body: { degraded: true } } },
+    });
+    let failed = false;
+    app.get('/slow', async () => {
+      await delay(70);
+      failed = true;
+      throw new Error('late failure');
+    });
+    const response = await app.inject('/slow');
+    expect(failed).toBe(true);
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ degraded: true });
+    expect(response.headers['x-circuit-fallback']).toBe('default');
+    await delay(20);
+    expect(logs.filter((line) => line.level >= 40)).toEqual([]);
+    expect(registry.get('GET /slow')?.stats()).toMatchObject({ totalCalls: 1, timeouts: 1 });
+  });
+
+  it("timeout: an onSend hook that fails on the fallback gets the app's error handler's answer, whatever it sends", async () => {
+    const logs: LogLine[] = [];
+    registry = new Registry();
+    app = fastify(capturedLogger(logs));
+    await app.register(breakwater, {
+      registry,
+      timeoutMs: 50,
+      fallback: { strategy: 'default', response: { status: 200, body: { degraded: true } } },
+    });
+    app.setErrorHandler((error: Error, _request, reply) => reply.code(502).send({ problem: error.message }));
+    app.addHook('onSend', async (_request, _reply, payload) => {
+      if (String(payload).includes('degraded')) throw new Error('signing failed');
+      return payload;
+    });
+    let finished = false;
+    app.get('/slow', async () => {
+      await delay(150);
+      finished = true;
+      return 'late';
+    });
+    const answered = app.inject('/slow').then((response) => `${response.statusCode} ${response.body}`);
+    expect(await Promise.race([answered, delay(2_000).then(() => 'no answer')])).toBe(
+      '502 {"problem":"signing failed"}',
+    );
+    // The handler's late answer, after that one, is dropped quietly too.
+    await until(() => finished);
+    await delay(20);
+    expect(logs.filter((line) => line.level >= 40)).toEqual([]);
+  });
+
   it('cache: a route declared before the plugin loaded keeps and serves responses with its own cache fallback', async () => {
     registry = new Registry();
     app = fastify();
