@@ -204,6 +204,28 @@ function isBody(payload: unknown): payload is string | Uint8Array {
   return typeof payload === 'string' || payload instanceof Uint8Array;
 }
 
+type Closable = { pipe?: unknown; destroy?: unknown; getReader?: unknown; cancel?: unknown; body?: unknown };
+
+/**
+ * Closes a payload that will never be sent (a handler's late answer, dropped after the timeout
+ * fallback): a Node stream is destroyed, a web stream (or a fetch `Response`'s body) cancelled,
+ * so that the file or the upstream connection it reads from is let go. Fastify takes these three
+ * kinds of stream; anything else needs nothing.
+ */
+function discard(payload: unknown): void {
+  if (typeof payload !== 'object' || payload === null) return;
+  const stream = payload as Closable;
+  if (typeof stream.pipe === 'function' && typeof stream.destroy === 'function') {
+    (stream.destroy as () => void).call(stream);
+    return;
+  }
+  const web = (payload instanceof Response ? payload.body : payload) as Closable | null;
+  if (web !== null && typeof web.getReader === 'function' && typeof web.cancel === 'function') {
+    // A locked stream refuses to be cancelled: its reader's owner closes it.
+    (web.cancel as () => Promise<void>).call(web).catch(() => {});
+  }
+}
+
 const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, options) => {
   // Before this plugin declares its own (the health route).
   const hadRoutes = fastify.printRoutes() !== NO_ROUTES;
@@ -299,8 +321,9 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   /**
    * Wraps the reply's `send` for a request a timeout fallback may answer: a call before the
    * fallback marks the handler's answer as on its way; after it, the handler's late answer (a
-   * value, or an error it threw) is dropped quietly: no "Reply was already sent", no second
-   * response, and no status of its own on a fallback that an async `onSend` hook still holds.
+   * value, or an error it threw) is dropped quietly, a stream closed (see `discard`): no "Reply
+   * was already sent", no second response, and no status of its own on a fallback that an async
+   * `onSend` hook still holds.
    * Only once an error was raised on the fallback's own way out (an `onSend` hook that throws,
    * which runs the `onError` hooks: see `fallbackFailed`) does what Fastify's error handler then
    * sends, an error or any answer of the app's own error handler, go out (until the response
@@ -314,6 +337,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
         return send.call(this, payload);
       }
       if (state.fallbackFailed && !this.sent) return send.call(this, payload);
+      discard(payload);
       return this;
     };
   }

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { CircuitOpenError, CircuitState, Registry } from '@breakwater/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -19,6 +20,22 @@ import {
   type Running,
   until,
 } from './helpers.js';
+
+/** Web streams that were cancelled, by `watchCancel`. */
+const cancelled = new WeakSet<object>();
+
+/** `body`, noting in `cancelled` when it (or a Response's body) is cancelled. */
+function watchCancel<T>(body: T): T {
+  const stream = body instanceof Response ? body.body : body;
+  if (stream instanceof ReadableStream) {
+    const cancel = stream.cancel.bind(stream);
+    stream.cancel = (reason?: unknown) => {
+      cancelled.add(stream);
+      return cancel(reason);
+    };
+  }
+  return body;
+}
 
 describe.each(frameworks)('%s fallbacks', (_label, fastify) => {
   let app: FastifyInstance;
@@ -547,6 +564,35 @@ describe.each(frameworks)('%s fallbacks', (_label, fastify) => {
     await until(() => finished);
     await delay(20);
     expect(logs.filter((line) => line.level >= 40)).toEqual([]);
+  });
+
+  it.each([
+    ['a Node stream', () => new Readable({ read() {} }), (body: unknown) => (body as Readable).destroyed],
+    ['a web stream', () => new ReadableStream({ pull() {} }), (body: unknown) => cancelled.has(body as object)],
+    [
+      'a fetch Response',
+      () => new Response(new ReadableStream({ pull() {} })),
+      (body: unknown) => cancelled.has((body as Response).body as object),
+    ],
+  ])('timeout: closes %s that the handler sends after the fallback went out', async (_what, make, closed) => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, {
+      registry,
+      timeoutMs: 50,
+      fallback: { strategy: 'default', response: { status: 200, body: 'fallback answer' } },
+    });
+    let late: unknown;
+    app.get('/download', async (_request, reply) => {
+      await delay(100);
+      late = watchCancel(make());
+      return reply.type('text/plain').send(late);
+    });
+    const response = await app.inject('/download');
+    expect(response.body).toBe('fallback answer');
+    await until(() => late !== undefined);
+    // An open file, or an upstream's socket, that nothing will ever read or close otherwise.
+    await until(() => closed(late), 1_000);
   });
 
   it('cache: a route declared before the plugin loaded keeps and serves responses with its own cache fallback', async () => {
