@@ -83,10 +83,26 @@ interface Route {
   wrapped: boolean;
   /** True once a nearer instance took the route over on the same breaker (see `kGuarded`). */
   bypassed: boolean;
+  /** True when the route's HEAD requests count on its GET breaker (see `sharesGet`). */
+  headAsGet: boolean;
 }
 
-function newRoute(guard: Guard | undefined, url: string | undefined): Route {
-  return { guard, url, gates: new Map(), method: undefined, gate: undefined, wrapped: false, bypassed: false };
+function newRoute(guard: Guard | undefined, url: string | undefined, headAsGet = false): Route {
+  return {
+    guard,
+    url,
+    gates: new Map(),
+    method: undefined,
+    gate: undefined,
+    wrapped: false,
+    bypassed: false,
+    headAsGet,
+  };
+}
+
+/** The method whose breaker counts a request of `method`: HEAD counts as GET on a handler that serves GET. */
+function countedAs(method: string, headAsGet: boolean): string {
+  return headAsGet && method === 'HEAD' ? 'GET' : method;
 }
 
 type OnSendHook = (
@@ -153,6 +169,14 @@ function guardingIn(config: unknown): Guarding | undefined {
 
 function guardingOf(handler: unknown): Guarding | undefined {
   return typeof handler === 'function' ? (handler as { [kGuarded]?: Guarding })[kGuarded] : undefined;
+}
+
+/** The app's own handler beneath the guards of every instance (see `Guarding.handler`). */
+function unguarded(handler: Handler): Handler {
+  for (let guarding = guardingOf(handler); guarding !== undefined; guarding = guardingOf(handler)) {
+    handler = guarding.handler;
+  }
+  return handler;
 }
 
 /**
@@ -226,6 +250,19 @@ function discard(payload: unknown): void {
   }
 }
 
+/**
+ * Whether `context` is the context of a route Fastify made itself: the HEAD route it adds for a
+ * GET route, with the same handler (see `sharesGet`). Fastify 4 and 5 mark those under a symbol
+ * of their own; for routes declared before the plugin loaded, which no `onRoute` hook saw.
+ */
+function madeByFastify(context: object | undefined): boolean {
+  if (context === undefined) return false;
+  for (const key of Object.getOwnPropertySymbols(context)) {
+    if (key.description === 'fastify.routeByFastify') return (context as Record<symbol, unknown>)[key] === true;
+  }
+  return false;
+}
+
 const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, options) => {
   // Before this plugin declares its own (the health route).
   const hadRoutes = fastify.printRoutes() !== NO_ROUTES;
@@ -294,7 +331,8 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       // Fastify's own test for `request.is404`: the not-found handler's route has no URL. A
       // route that `onRoute` saw has its handler guarded already.
       const seen = options.url === undefined || config?.[kSeen] === true;
-      route = newRoute(seen ? undefined : guardFor(config?.circuitBreaker), options.url);
+      const headAsGet = ([] as string[]).concat(options.method).includes('GET') || madeByFastify(key);
+      route = newRoute(seen ? undefined : guardFor(config?.circuitBreaker), options.url, headAsGet);
       if (key !== undefined) routes.set(key, route);
     }
     return route;
@@ -310,7 +348,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     if (method === route.method) return route.gate as Gate<FastifyRequest>;
     let gate = route.gates.get(method);
     if (gate === undefined) {
-      gate = (route.guard as Guard).gate(`${method} ${route.url}`);
+      gate = (route.guard as Guard).gate(`${countedAs(method, route.headAsGet)} ${route.url}`);
       route.gates.set(method, gate);
     }
     route.method = method;
@@ -427,16 +465,35 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     return routeGuard.key !== undefined ? undefined : (routeGuard.name ?? `${method} ${url}`);
   }
 
-  /** Whether `other` admits the route's requests of one of `methods` on the breaker `routeGuard` would. */
-  function sameBreaker(other: Guarding, routeGuard: Guard, methods: string[], url: string): boolean {
+  /**
+   * Whether `other` admits the route's requests of one of `methods` on the breaker `routeGuard`
+   * would (HEAD's on the GET breaker when `headAsGet`: see `sharesGet`).
+   */
+  function sameBreaker(
+    other: Guarding,
+    routeGuard: Guard,
+    methods: string[],
+    url: string,
+    headAsGet: boolean,
+  ): boolean {
     if (other.registry !== routeGuard.registry) return false;
     if (other.key !== undefined || routeGuard.key !== undefined) return other.key === routeGuard.key;
-    return methods.some((method) => other.nameFor(method) === breakerName(routeGuard, method, url));
+    return methods.some(
+      (method) => other.nameFor(method) === breakerName(routeGuard, countedAs(method, headAsGet), url),
+    );
   }
 
   /** The guarding in the chain from `top` (see `Guarding.inner`) on the breaker `routeGuard` would admit on, if any. */
-  function sameIn(top: Guarding | undefined, routeGuard: Guard, methods: string[], url: string): Guarding | undefined {
-    for (let at = top; at !== undefined; at = at.inner) if (sameBreaker(at, routeGuard, methods, url)) return at;
+  function sameIn(
+    top: Guarding | undefined,
+    routeGuard: Guard,
+    methods: string[],
+    url: string,
+    headAsGet: boolean,
+  ): Guarding | undefined {
+    for (let at = top; at !== undefined; at = at.inner) {
+      if (sameBreaker(at, routeGuard, methods, url, headAsGet)) return at;
+    }
     return undefined;
   }
 
@@ -454,8 +511,9 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     url: string,
     release: () => void,
     inner: Guarding | undefined,
+    headAsGet: boolean,
   ): Handler {
-    const route = newRoute(routeGuard, url);
+    const route = newRoute(routeGuard, url, headAsGet);
     const guarded = function guarded(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): unknown {
       if (route.bypassed) return handler.call(this, request, reply);
       const admission = gateFor(route, request.method).admit(request);
@@ -470,7 +528,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       handler,
       depth,
       registry: routeGuard.registry,
-      nameFor: (method) => breakerName(routeGuard, method, url),
+      nameFor: (method) => breakerName(routeGuard, countedAs(method, headAsGet), url),
       key: routeGuard.key,
       inner,
       release,
@@ -483,19 +541,19 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   }
 
   /**
-   * Creates the breakers of a route that `onRoute` sees (not HEAD: Fastify adds a HEAD route to
-   * every GET route, and those breakers appear on their first request). Returns how to give back
+   * Creates the breakers of a route that `onRoute` sees (HEAD's too, unless it counts on the
+   * route's GET breaker: see `sharesGet`). Returns how to give back
    * those named after the route that it created, should a nearer instance take the route over
    * (see `kGuarded`) before any request: that instance's options are then the route's.
    */
-  function createBreakers(routeGuard: Guard, route: RouteOptions): () => void {
+  function createBreakers(routeGuard: Guard, route: RouteOptions, headAsGet: boolean): () => void {
     if (routeGuard.key !== undefined) return noRelease;
     const registry = routeGuard.registry;
     const created: CircuitBreaker[] = [];
     /** Those a configuration file made (see core's `createDeclared`) that this instance configured. */
     const claimed: CircuitBreaker[] = [];
     for (const method of ([] as string[]).concat(route.method)) {
-      if (method === 'HEAD') continue;
+      if (method === 'HEAD' && headAsGet) continue;
       const name = `${method} ${route.url}`;
       const existed = registry.has(name);
       const provisional = registry.isProvisional(name);
@@ -539,10 +597,34 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   const onSendEverywhere = guard.mayFallBack() || hadRoutes;
   if (onSendEverywhere) fastify.addHook('onSend', onSend);
 
+  /**
+   * The URLs at which each of the app's handlers (see `unguarded`) serves GET in this instance's
+   * scope, for `sharesGet`.
+   */
+  const servesGet = new WeakMap<Handler, Set<string>>();
+
+  /**
+   * Whether the route's HEAD requests count on its GET breaker: those of a handler that serves
+   * GET at the same URL, which is how Fastify serves HEAD for every GET route (a HEAD route of its
+   * own, declared right after, with the same handler and options). They run the same handler, and
+   * so call the same dependency: while GET's circuit is open, HEAD requests are refused too,
+   * rather than reaching the failing dependency on a breaker of their own, as they would in
+   * Express or Koa too, where one middleware serves both. A HEAD route with a handler of its own
+   * keeps its own breaker.
+   */
+  function sharesGet(methods: string[], handler: Handler, url: string): boolean {
+    const own = unguarded(handler);
+    if (methods.includes('GET')) {
+      const urls = servesGet.get(own) ?? new Set<string>();
+      servesGet.set(own, urls.add(url));
+      return true;
+    }
+    return methods.includes('HEAD') && servesGet.get(own)?.has(url) === true;
+  }
+
   // Guards each route's handler when the route is declared (see `guardHandler`), after validating
   // its settings and creating its breakers, so that health documents list every protected route
-  // before traffic arrives. HEAD is skipped there: Fastify adds a HEAD route to every GET route,
-  // and those breakers appear on their first request.
+  // before traffic arrives.
   fastify.addHook('onRoute', (route: RouteOptions) => {
     let routeGuard: Guard | undefined;
     let release: () => void;
@@ -553,22 +635,23 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     // one takes its place (see `kGuarded`); on others, it guards their guarded handler.
     const top = guardingOf(route.handler);
     let handler = route.handler as Handler;
+    const headAsGet = sharesGet(methods, handler, route.url);
     try {
       routeGuard = guardFor(route.config?.circuitBreaker);
       if (routeGuard === undefined) return;
-      const same = sameIn(top, routeGuard, methods, route.url);
+      const same = sameIn(top, routeGuard, methods, route.url, headAsGet);
       if (same !== undefined && same.depth > depth) return;
       if (same !== undefined) {
         same.release();
         if (same === top) handler = top.handler;
         else same.bypass();
       }
-      release = createBreakers(routeGuard, route);
+      release = createBreakers(routeGuard, route, headAsGet);
     } catch (error) {
       if (!(error instanceof TypeError)) throw error;
       throw new TypeError(`${error.message} (route ${String(route.method)} ${route.url})`);
     }
-    const guarded = guardHandler(handler, routeGuard, route.url, release, guardingOf(handler));
+    const guarded = guardHandler(handler, routeGuard, route.url, release, guardingOf(handler), headAsGet);
     route.handler = guarded as RouteOptions['handler'];
     (route.config as Record<symbol, unknown>)[kGuarded] = guardingOf(guarded);
     if (!onSendEverywhere && routeGuard.mayFallBack()) {
@@ -593,11 +676,11 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     // stays in place, bypassed).
     const config = (context as Configured).config;
     const top = guardingIn(config);
-    const same = sameIn(top, guard, [method], url);
+    const same = sameIn(top, guard, [method], url, route.headAsGet);
     if (same !== undefined && same.depth > depth) return true;
     same?.bypass();
     same?.release();
-    const guarded = guardHandler(context.handler as Handler, guard, url, noRelease, top);
+    const guarded = guardHandler(context.handler as Handler, guard, url, noRelease, top, route.headAsGet);
     context.handler = guarded;
     if (config !== undefined) config[kGuarded] = guardingOf(guarded);
     return true;

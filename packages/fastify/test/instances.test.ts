@@ -53,6 +53,21 @@ describe.each(frameworks)('%s, several plugin instances', (_label, fastify) => {
     expect(registry.get('GET /y')?.stats()).toMatchObject({ totalCalls: 1, successes: 1 });
   });
 
+  it("counts a HEAD request once, on the GET breaker, when a scope's instance names breakers after the route too", async () => {
+    const registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry, failureThreshold: 10 });
+    await app.register(async (scope) => {
+      await scope.register(breakwater, { registry, failureThreshold: 2 });
+      scope.get('/x', async (_request, reply) => reply.code(500).send('boom'));
+    });
+    const head = async () => (await app.inject({ method: 'HEAD', url: '/x' })).statusCode;
+
+    expect([await head(), await head(), await head()]).toEqual([500, 500, 503]);
+    expect(registry.get('GET /x')?.stats()).toMatchObject({ totalCalls: 2, failures: 2 });
+    expect(registry.names()).toEqual(['GET /x']);
+  });
+
   it("gives a route's breaker that a configuration file made the nearest instance's options", async () => {
     const registry = new Registry();
     // As createRegistry does for a service named after the route.

@@ -326,8 +326,58 @@ describe.each(frameworks)('%s', (_label, fastify) => {
     );
     await app.ready();
     expect(registry.names().sort()).toEqual(['GET /a', 'GET /v1/e', 'POST /b', 'PUT /b']);
-    await app.inject({ method: 'HEAD', url: '/a' });
-    expect(registry.get('HEAD /a')?.stats().successes).toBe(1);
+  });
+
+  it("counts HEAD requests on the GET route's breaker, and refuses them while it is open", async () => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry, failureThreshold: 2 });
+    let calls = 0;
+    app.get('/a', async (_request, reply) => {
+      calls++;
+      return reply.code(502).send('bad gateway');
+    });
+    const head = () => app.inject({ method: 'HEAD', url: '/a' });
+
+    expect((await head()).statusCode).toBe(502);
+    expect((await app.inject('/a')).statusCode).toBe(502);
+    expect(registry.get('GET /a')?.stats()).toMatchObject({ state: CircuitState.OPEN, failures: 2 });
+    // The handler, and the dependency it calls, are not reached by HEAD either.
+    const refused = await head();
+    expect(refused.statusCode).toBe(503);
+    expect(refused.headers['retry-after']).toBe('30');
+    expect(calls).toBe(2);
+    expect(registry.names()).toEqual(['GET /a']);
+  });
+
+  it('counts HEAD on GET for a route that declares both, and keeps a HEAD route with a handler of its own apart', async () => {
+    registry = new Registry();
+    app = fastify();
+    await app.register(breakwater, { registry, failureThreshold: 1 });
+    app.route({ method: ['GET', 'HEAD'], url: '/both', handler: async (_request, reply) => reply.code(500).send() });
+    // Declared first: Fastify then adds no HEAD route of its own for the GET route.
+    app.head('/h', async (_request, reply) => reply.code(500).send());
+    app.get('/h', async () => 'get');
+    await app.ready();
+    expect(registry.names().sort()).toEqual(['GET /both', 'GET /h', 'HEAD /h']);
+
+    expect((await app.inject({ method: 'HEAD', url: '/both' })).statusCode).toBe(500);
+    expect((await app.inject('/both')).statusCode).toBe(503);
+    expect((await app.inject({ method: 'HEAD', url: '/h' })).statusCode).toBe(500);
+    expect(registry.get('HEAD /h')?.state).toBe(CircuitState.OPEN);
+    expect((await app.inject('/h')).statusCode).toBe(200);
+    expect(registry.get('GET /h')?.state).toBe(CircuitState.CLOSED);
+  });
+
+  it('counts HEAD on the GET breaker for routes declared before the plugin too', async () => {
+    registry = new Registry();
+    app = fastify();
+    app.get('/early', async (_request, reply) => reply.code(502).send('bad gateway'));
+    await app.register(breakwater, { registry, failureThreshold: 1 });
+    await app.ready();
+    expect((await app.inject({ method: 'HEAD', url: '/early' })).statusCode).toBe(502);
+    expect((await app.inject('/early')).statusCode).toBe(503);
+    expect(registry.names()).toEqual(['GET /early']);
   });
 
   it('protects routes declared in the same tick as an un-awaited register', async () => {
