@@ -195,6 +195,18 @@ describe('alternative_service fallback against a real backup server', () => {
     expect(text(wire?.body)).toBe('no such product');
   });
 
+  it('relays a redirect from the backup rather than following it', async () => {
+    const server = await backup((req, res) => {
+      if (req.url === '/orders') res.writeHead(303, { location: '/orders/7' }).end();
+      else res.end(`followed to ${req.method} ${req.url}`);
+    });
+    const { respond } = setup({ url: server.origin });
+    const wire = await respond({ method: 'POST', url: '/orders', headers: {}, body: async () => 'item=1' });
+    expect(wire?.status).toBe(303);
+    expect(wire?.headers.location).toBe('/orders/7');
+    expect(server.received.map((r) => `${r.method} ${r.url}`)).toEqual(['POST /orders']);
+  });
+
   it('runs the backup under a breaker of its own, <name>:alternative, in the registry', async () => {
     const server = await backup((_req, res) => res.end('ok'));
     const { respond, registry } = setup({ url: server.origin, timeoutMs: 2_000 }, 'inventory');

@@ -293,6 +293,10 @@ export class FallbackEngine<Req = unknown> {
       method,
       headers,
       body: body as RequestInit['body'],
+      // Relayed as the backup gave it, as a proxy does: followed here, a redirect would turn a
+      // POST into a GET of another path (303, and 301/302 by fetch's rules) and hide the
+      // Location the client was meant to see.
+      redirect: 'manual',
     });
     if (response.status >= 500) {
       await response.body?.cancel();
