@@ -111,6 +111,18 @@ describe.each(majors)('Koa $major fallbacks', ({ Koa }) => {
     expect(answer.headers.get('x-circuit-fallback')).toBe('custom');
   });
 
+  it('sends the structured 503 when the fallback handler answers a body with no JSON', async () => {
+    const { url, open } = await serve({
+      fallback: { strategy: 'custom', handler: () => ({ status: 200, body: Symbol('not JSON') }) },
+    });
+    await open();
+
+    const answer = await request(`${url}/items`);
+
+    expect(answer.status).toBe(503);
+    expect(answer.text).toBe(rejectionBody('items', 60));
+  });
+
   it('sends the structured 503 when the fallback handler throws', async () => {
     const { url, open } = await serve({
       fallback: {

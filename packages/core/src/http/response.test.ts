@@ -54,6 +54,13 @@ describe('toWire', () => {
     expect(toWire({ status: 204, body: null }).body).toBe('');
   });
 
+  it('refuses a body that has no JSON (a function, a symbol) rather than send none', () => {
+    expect(() => toWire({ body: () => 'x' })).toThrow(TypeError);
+    expect(() => toWire({ body: Symbol('x') })).toThrow(
+      /Invalid response body: got .*, expected a string, bytes or a JSON value/,
+    );
+  });
+
   it('lower-cases header names, stringifies values, keeps arrays and drops undefined ones', () => {
     const wire = toWire({
       headers: { 'X-Request-Id': 'abc', 'Retry-After': 5, 'Set-Cookie': ['a=1', 'b=2'], 'X-Absent': undefined },

@@ -92,7 +92,13 @@ export function toWire(descriptor: ResponseDescriptor, extraHeaders?: Record<str
   else if (raw instanceof ArrayBuffer) body = new Uint8Array(raw);
   else if (ArrayBuffer.isView(raw)) body = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
   else {
-    body = JSON.stringify(raw);
+    const json: string | undefined = JSON.stringify(raw);
+    // A function or a symbol has no JSON: it would reach the adapter as no body at all, which
+    // fails while the answer is written (a 500 from the framework, not the structured 503).
+    if (json === undefined) {
+      throw new TypeError(`Invalid response body: got ${showValue(raw)}, expected a string, bytes or a JSON value`);
+    }
+    body = json;
     headers['content-type'] ??= 'application/json; charset=utf-8';
   }
   if (typeof body === 'string' && headers['content-type'] === undefined) {
