@@ -151,6 +151,23 @@ describe.each(majors)('Express $major fallbacks', ({ express }) => {
       expect((await request(`${url}/items?page=2`)).status).toBe(503);
     });
 
+    it('does not let the bodiless answer to HEAD replace what GET kept under a key without the method', async () => {
+      const { url, open } = await serve({
+        fallback: { strategy: 'cache', cacheKey: (req: Request) => req.path },
+      });
+      const fresh = await request(`${url}/items`);
+      const head = await fetch(`${url}/items`, { method: 'HEAD' });
+      await open();
+
+      const cached = await request(`${url}/items`);
+      const cachedHead = await fetch(`${url}/items`, { method: 'HEAD' });
+
+      expect(cached.status).toBe(200);
+      expect(cached.text).toBe(fresh.text);
+      expect(cachedHead.headers.get('x-circuit-fallback')).toBe('cache');
+      expect(cachedHead.headers.get('content-length')).toBe(head.headers.get('content-length'));
+    });
+
     it('stops serving an entry older than ttlMs', async () => {
       const { url, open, clock } = await serve({ fallback: { strategy: 'cache', ttlMs: 1_000 } });
       await request(`${url}/items`);

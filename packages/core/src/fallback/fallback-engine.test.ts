@@ -397,10 +397,26 @@ describe('cache strategy: what is served', () => {
     const engine = new FallbackEngine({ strategy: 'cache', store: mapStore(clock).store }, { registry });
     engine.remember(get('/items?page=1'), {}, ok('page 1'), clock.now());
     expect(await engine.respond(get('/items?page=2'), {}, error, breaker)).toBeUndefined();
-    expect(await engine.respond({ method: 'HEAD', url: '/items?page=1', headers: {} }, {}, error, breaker)).toBe(
+    expect(await engine.respond({ method: 'POST', url: '/items?page=1', headers: {} }, {}, error, breaker)).toBe(
       undefined,
     );
     expect((await engine.respond(get('/items?page=1'), {}, error, breaker))?.body).toBe('page 1');
+  });
+
+  it('keeps no answer to HEAD, which has no body, and answers HEAD with what GET kept', async () => {
+    const { clock, breaker, error } = setup('cache-head');
+    const engine = new FallbackEngine(
+      { strategy: 'cache', store: mapStore(clock).store, cacheKey: (req: { path: string }) => req.path },
+      { registry },
+    );
+    const head = { method: 'HEAD', url: '/items', headers: {} };
+    engine.remember(get('/items'), { path: '/items' }, ok('[1,2]'), clock.now());
+    engine.remember(head, { path: '/items' }, ok(''), clock.now());
+    expect((await engine.respond(get('/items'), { path: '/items' }, error, breaker))?.body).toBe('[1,2]');
+    expect((await engine.respond(head, { path: '/items' }, error, breaker))?.body).toBe('[1,2]');
+    const byDefault = new FallbackEngine({ strategy: 'cache', store: mapStore(clock).store }, { registry });
+    byDefault.remember(get('/items'), {}, ok('[1,2]'), clock.now());
+    expect((await byDefault.respond(head, {}, error, breaker))?.body).toBe('[1,2]');
   });
 
   it('answers undefined on a miss and counts a failed cache fallback', async () => {

@@ -181,6 +181,10 @@ export class FallbackEngine<Req = unknown> {
   remember(info: RequestInfo, req: Req, response: CapturedResponse, now: number): void {
     const options = this.options as CacheFallbackOptions<Req>;
     if (this.store === undefined || response.status < 200 || response.status > 299) return;
+    // An answer to HEAD has no body (Express writes none): kept, it would stand for the resource
+    // under a key that leaves out the method (a cacheKey of the path) and replay as an empty 200.
+    // HEAD is served from what GET kept instead (see `fromCache`).
+    if (info.method.toUpperCase() === 'HEAD') return;
     // A part of a resource (206, or any answer to a Range request) is no answer to a plain request.
     if (response.status === 206 || info.headers.range !== undefined) return;
     // A fallback another breaker answered with (a route breaker's, seen by an app-wide one) is no
@@ -255,7 +259,9 @@ export class FallbackEngine<Req = unknown> {
     header: Record<string, string>,
   ): Promise<WireResponse> {
     if (!this.wantsResponse(info)) throw new NoAnswer(`${info.method} ${info.url} is not served from the cache`);
-    const entry = await (this.store as CacheStore).get(this.cacheKey(info, req));
+    // What GET kept answers HEAD too: the adapter sends its headers (and length) without the body.
+    const asked = info.method.toUpperCase() === 'HEAD' ? { ...info, method: 'GET' } : info;
+    const entry = await (this.store as CacheStore).get(this.cacheKey(asked, req));
     if (entry === undefined) throw new NoAnswer(`nothing cached for ${info.method} ${info.url}`);
     const ageMs = breaker.options.clock.now() - entry.storedAt;
     if (ageMs > ((this.options as CacheFallbackOptions).ttlMs ?? DEFAULT_TTL_MS)) {
