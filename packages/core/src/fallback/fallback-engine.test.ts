@@ -79,6 +79,26 @@ describe('validateFallback', () => {
       /Unknown option "fallback.breaker.retries"/,
     ],
     [{ strategy: 'custom' }, /"fallback.handler": got undefined, expected a function \(req, error\) => response/],
+    [
+      { strategy: 'cache', ttl: 60_000 },
+      /Unknown option "fallback.ttl": got 60000, expected one of strategy, timeoutMs, ttlMs/,
+    ],
+    [{ strategy: 'custom', handle: () => ({}) }, /Unknown option "fallback.handle": got a function/],
+    [{ strategy: 'default', response: {}, url: 'http://b' }, /Unknown option "fallback.url"/],
+    [{ strategy: 'cache', maxEntries: 1.5 }, /"fallback.maxEntries": got 1.5, expected an integer of at least 1/],
+    [{ strategy: 'cache', methods: ['G ET'] }, /"fallback.methods"/],
+    [
+      { strategy: 'default', response: { body: () => 1 } },
+      /"fallback.response.body": got a function, expected a string/,
+    ],
+    [{ strategy: 'default', response: { headers: 'x' } }, /"fallback.response.headers": got "x", expected an object/],
+    [{ strategy: 'default', response: { headers: { 'a b': '1' } } }, /"fallback.response.headers": got "a b"/],
+    [{ strategy: 'default', response: { headers: { x: 'a\nb' } } }, /"fallback.response.headers.x": got "a\\nb"/],
+    [
+      { strategy: 'alternative_service', url: 'http://b/api?v=2' },
+      /"fallback.url": got "http:\/\/b\/api\?v=2", expected .* without credentials, query or fragment/,
+    ],
+    [{ strategy: 'alternative_service', url: 'http://u:p@b' }, /"fallback.url": got "http:\/\/u:p@b"/],
   ])('rejects %j with a TypeError naming the field', (options, message) => {
     expect(() => validateFallback(options)).toThrow(TypeError);
     expect(() => validateFallback(options)).toThrow(message);

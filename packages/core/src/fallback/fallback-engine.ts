@@ -1,8 +1,8 @@
 import type { CircuitBreaker } from '../circuit/circuit-breaker.js';
-import { invalidOption } from '../errors/invalid-option.js';
+import { invalidOption, showValue } from '../errors/invalid-option.js';
 import { fetchThrough } from '../fetch/protected-fetch.js';
 import { type Logger, log } from '../http/logger.js';
-import { toWire, type WireResponse } from '../http/response.js';
+import { type ResponseDescriptor, toWire, type WireResponse } from '../http/response.js';
 import { validateBreakerOptions } from '../options.js';
 import { type BreakerDefaults, optionsBeneath, type Registry } from '../registry/registry.js';
 import { isSharedRequest, isSharedResponse } from './cache-policy.js';
@@ -63,6 +63,46 @@ function invalid(option: string, value: unknown, allowed: string): never {
   throw invalidOption(option === '' ? 'fallback' : `fallback.${option}`, value, allowed);
 }
 
+/** The fields each strategy takes, besides `strategy` and `timeoutMs`. */
+const FIELDS: Record<FallbackStrategy, readonly string[]> = {
+  cache: ['ttlMs', 'cacheKey', 'maxEntries', 'maxEntryBytes', 'methods', 'cachePrivate', 'store'],
+  default: ['response'],
+  alternative_service: ['url', 'breaker'],
+  custom: ['handler'],
+};
+
+/** A method or header name as HTTP allows it (a token). */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Whether `value` goes through `toWire` as it is; its error is named by the caller. */
+function wires(descriptor: ResponseDescriptor): boolean {
+  try {
+    toWire(descriptor);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The fixed response of the `default` strategy, checked field by field. */
+function validateResponse(response: unknown): void {
+  if (typeof response !== 'object' || response === null)
+    invalid('response', response, 'a response { status?, headers?, body }');
+  const { status, headers, body } = response as ResponseDescriptor;
+  const valid = typeof status === 'number' && Number.isInteger(status) && status >= 100 && status <= 599;
+  if (status !== undefined && !valid) invalid('response.status', status, 'an integer from 100 to 599');
+  if (headers !== undefined) {
+    if (typeof headers !== 'object' || headers === null || Array.isArray(headers))
+      invalid('response.headers', headers, 'an object of header names to values');
+    for (const [name, value] of Object.entries(headers)) {
+      if (!TOKEN.test(name)) invalid('response.headers', name, 'header names that are HTTP tokens');
+      if (!wires({ headers: { [name]: value } }))
+        invalid(`response.headers.${name}`, value, 'a value HTTP allows in a header (no control characters)');
+    }
+  }
+  if (!wires({ body })) invalid('response.body', body, 'a string, bytes or a JSON value');
+}
+
 function checkPositive(option: string, value: unknown): void {
   if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)) {
     invalid(option, value, 'a positive number');
@@ -74,15 +114,28 @@ export function validateFallback(options: unknown, beneath: BreakerDefaults = {}
   if (typeof options !== 'object' || options === null) invalid('', options, 'an object with a "strategy"');
   const o = options as Record<string, unknown>;
   if (!STRATEGIES.includes(o.strategy as FallbackStrategy)) invalid('strategy', o.strategy, STRATEGIES.join(', '));
+  // A misspelt field (ttl, cache_key, handle) would leave its default in force without a word.
+  const fields = ['strategy', 'timeoutMs', ...FIELDS[o.strategy as FallbackStrategy]];
+  for (const [field, value] of Object.entries(o)) {
+    if (value !== undefined && !fields.includes(field)) {
+      throw new TypeError(
+        `Unknown option "fallback.${field}": got ${showValue(value)}, expected one of ${fields.join(', ')} for strategy "${String(o.strategy)}"`,
+      );
+    }
+  }
   checkPositive('timeoutMs', o.timeoutMs);
   switch (o.strategy) {
     case 'cache':
       checkPositive('ttlMs', o.ttlMs);
-      checkPositive('maxEntries', o.maxEntries);
+      if (o.maxEntries !== undefined && !(Number.isSafeInteger(o.maxEntries) && (o.maxEntries as number) >= 1))
+        invalid('maxEntries', o.maxEntries, 'an integer of at least 1');
       checkPositive('maxEntryBytes', o.maxEntryBytes);
       if (o.cacheKey !== undefined && typeof o.cacheKey !== 'function')
         invalid('cacheKey', o.cacheKey, 'a function (req) => string');
-      if (o.methods !== undefined && !(Array.isArray(o.methods) && o.methods.every((m) => typeof m === 'string'))) {
+      if (
+        o.methods !== undefined &&
+        !(Array.isArray(o.methods) && o.methods.every((m) => typeof m === 'string' && TOKEN.test(m)))
+      ) {
         invalid('methods', o.methods, 'an array of HTTP methods');
       }
       if (o.cachePrivate !== undefined && typeof o.cachePrivate !== 'boolean')
@@ -90,21 +143,19 @@ export function validateFallback(options: unknown, beneath: BreakerDefaults = {}
       if (o.store !== undefined && !isStore(o.store))
         invalid('store', o.store, 'a store with get(key) and set(key, value, ttlMs)');
       break;
-    case 'default': {
-      if (typeof o.response !== 'object' || o.response === null)
-        invalid('response', o.response, 'a response { status?, headers?, body }');
-      const status: unknown = (o.response as { status?: unknown }).status;
-      const valid = typeof status === 'number' && Number.isInteger(status) && status >= 100 && status <= 599;
-      if (status !== undefined && !valid) invalid('response.status', status, 'an integer from 100 to 599');
-      toWire(o.response as object);
+    case 'default':
+      validateResponse(o.response);
       break;
-    }
     case 'alternative_service':
       try {
         const url = new URL(String(o.url));
         if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error();
+        // The request's path and query are appended (see `joinUrl`): a query or fragment here
+        // would swallow them, and fetch refuses a URL with credentials on every request.
+        if (url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') throw new Error();
+        if (String(o.url).includes('?') || String(o.url).includes('#')) throw new Error();
       } catch {
-        invalid('url', o.url, 'an absolute http(s) URL');
+        invalid('url', o.url, 'an absolute http(s) URL without credentials, query or fragment');
       }
       if (o.breaker !== undefined) {
         if (typeof o.breaker !== 'object' || o.breaker === null) invalid('breaker', o.breaker, 'breaker options');
