@@ -25,8 +25,6 @@ import { lruStore } from './lru-store.js';
  */
 export type ExpressBreakerOptions = HttpOptions<Request>;
 
-const DEFAULT_MAX_ENTRY_BYTES = 1_048_576;
-
 /**
  * What a body parser left in `req.body`, or undefined for none: Express 4's body-parser sets an
  * empty `{}` in front of every request, even one whose type it does not parse, and marks those
@@ -72,16 +70,12 @@ export function circuitBreaker(options: ExpressBreakerOptions): RequestHandler {
    * throws a TypeError when the options give neither.
    */
   const gate = guard.gate();
-  const fallback = options.fallback;
-  const captureLimit =
-    fallback !== undefined && fallback !== false && fallback.strategy === 'cache'
-      ? (fallback.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES)
-      : DEFAULT_MAX_ENTRY_BYTES;
 
   /** The slow path, with a fallback: records the response for the cache and answers timeouts with the fallback. */
   function admittedWithFallback(req: Request, res: Response, call: HttpCall, engine: FallbackEngine<Request>): void {
     const info = requestInfo(req);
-    const capture = engine.wantsResponse(info) ? captureBody(res, captureLimit) : undefined;
+    // The engine's limit: the adapter's own fallback, or one declared in the registry for the breaker.
+    const capture = engine.wantsResponse(info) ? captureBody(res, engine.maxEntryBytes) : undefined;
     let fallbackSent = false;
     settleOnClose(res, call, () => {
       if (capture === undefined || fallbackSent || call.timedOut) return;

@@ -193,6 +193,33 @@ describe.each(majors)('Express $major fallbacks', ({ express }) => {
       expect((await request(`${url}/items?page=3`)).status).toBe(200);
     });
 
+    it('keeps answers up to the maxEntryBytes of a cache fallback declared in the registry', async () => {
+      const registry = new Registry();
+      registry.declare('big', { fallback: { strategy: 'cache', maxEntryBytes: 4 * 1024 * 1024 } });
+      const route = { status: 200 };
+      const app = express();
+      app.get(
+        '/big',
+        circuitBreaker({ name: 'big', registry, failureThreshold: 1 }),
+        (_req: Request, res: Response) => {
+          res
+            .status(route.status)
+            .type('text')
+            .send('a'.repeat(2 * 1024 * 1024));
+        },
+      );
+      const { url } = await listen(app);
+      await request(`${url}/big`);
+      route.status = 500;
+      await request(`${url}/big?open`);
+
+      const cached = await request(`${url}/big`);
+
+      expect(cached.status).toBe(200);
+      expect(cached.headers.get('x-circuit-fallback')).toBe('cache');
+      expect(cached.text).toHaveLength(2 * 1024 * 1024);
+    });
+
     it('does not keep non-2xx responses', async () => {
       const { url, open, route } = await serve({ fallback: { strategy: 'cache' } });
       route.status = 404;

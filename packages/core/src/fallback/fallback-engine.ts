@@ -206,12 +206,15 @@ export class FallbackEngine<Req = unknown> {
   private readonly context: FallbackContext;
   private readonly store: CacheStore | undefined;
   private readonly methods: ReadonlySet<string>;
+  /** Largest response body the cache keeps: adapters that record bodies stop recording past it. */
+  readonly maxEntryBytes: number;
 
   constructor(options: FallbackOptions<Req>, context: FallbackContext) {
     validateFallback(options, optionsBeneath(context.registry));
     this.options = options;
     this.strategy = options.strategy;
     this.context = context;
+    this.maxEntryBytes = (options.strategy === 'cache' ? options.maxEntryBytes : undefined) ?? DEFAULT_MAX_ENTRY_BYTES;
     this.methods = new Set(
       (options.strategy === 'cache' ? (options.methods ?? ['GET', 'HEAD']) : []).map((m) => m.toUpperCase()),
     );
@@ -249,7 +252,7 @@ export class FallbackEngine<Req = unknown> {
     const encoding = response.headers['content-encoding'];
     if (encoding !== undefined && String(encoding).trim().toLowerCase() !== 'identity') return;
     const bytes = typeof response.body === 'string' ? Buffer.byteLength(response.body) : response.body.byteLength;
-    if (bytes > (options.maxEntryBytes ?? DEFAULT_MAX_ENTRY_BYTES)) return;
+    if (bytes > this.maxEntryBytes) return;
     const binary = typeof response.body !== 'string';
     const headers: Record<string, string> = {};
     const type = response.headers['content-type'];
