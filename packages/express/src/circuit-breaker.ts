@@ -90,8 +90,9 @@ export function circuitBreaker(options: ExpressBreakerOptions): RequestHandler {
     });
     call.armTimeout((error: CircuitTimeoutError) => {
       if (res.headersSent) return;
-      void guard.refusal(info, req, error, call.breaker).then((wire) => {
-        if (res.headersSent || res.writableEnded || res.destroyed) return;
+      const sendable = (): boolean => !(res.headersSent || res.writableEnded || res.destroyed);
+      void guard.refusal(info, req, error, call.breaker, sendable).then((wire) => {
+        if (!sendable()) return;
         fallbackSent = true;
         capture?.stop();
         try {

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { circuitBreaker, type ExpressBreakerOptions } from '../src/index.js';
 import {
   closeAll,
+  deferred,
   delay,
   expectFallbackWithoutHandlerHeaders,
   HANDLER_ANSWER_HEADERS,
@@ -516,6 +517,31 @@ describe.each(majors)('Express $major fallbacks', ({ express }) => {
       const fast = await request(`${url}/slow`);
       expect(fast.json()).toEqual({ late: true });
       expect(registry.get('slow')?.stats()).toMatchObject({ timeouts: 1, successes: 1 });
+    });
+
+    it("sends the handler's answer as soon as it comes while the fallback is being made, and does not count that fallback", async () => {
+      const ready = deferred();
+      const slowFallback = async () => {
+        await ready.promise;
+        return { body: 'fallback' };
+      };
+      const { registry, url } = await slowApp(
+        { fallback: { strategy: 'custom', handler: slowFallback, timeoutMs: 10_000 } },
+        (res) => {
+          res.send('handler');
+        },
+      );
+
+      const answer = await request(`${url}/slow`, { signal: AbortSignal.timeout(2_000) });
+      const events: unknown[] = [];
+      registry.get('slow')?.on('fallback', (event) => events.push(event));
+      ready.resolve();
+      await delay(20);
+
+      expect(answer.text).toBe('handler');
+      expect(registry.get('slow')?.stats().timeouts).toBe(1);
+      expect(registry.get('slow')?.stats().fallbacks).toEqual({});
+      expect(events).toEqual([]);
     });
 
     it('sends the fallback without the headers the handler set about its own answer', async () => {

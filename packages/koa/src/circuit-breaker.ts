@@ -138,8 +138,14 @@ export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next:
       const first = await Promise.race([downstream, deadline]);
       if (first instanceof CircuitTimeoutError) {
         if (!res.headersSent) {
-          const wire = await guard.refusal(info, ctx, first, breaker);
-          if (!settled && !res.headersSent) {
+          const sendable = (): boolean => !settled && !res.headersSent;
+          // The handler may answer while the fallback is being made (a slow backup): its answer
+          // then goes out at once, rather than after the fallback, which is dropped uncounted.
+          const wire = await Promise.race([
+            guard.refusal(info, ctx, first, breaker, sendable),
+            downstream.then(() => undefined),
+          ]);
+          if (wire !== undefined && sendable()) {
             try {
               forgetAnswerHeaders(res);
               writeResponse(res, wire);

@@ -7,6 +7,7 @@ import { circuitBreaker, type KoaBreakerOptions } from '../src/index.js';
 import { createApp, type KoaApp, majors, mount } from './app.js';
 import {
   closeAll,
+  deferred,
   delay,
   expectFallbackWithoutHandlerHeaders,
   HANDLER_ANSWER_HEADERS,
@@ -351,6 +352,31 @@ describe.each(majors)('Koa $major fallbacks', ({ Koa }) => {
       const { url } = await listen(app.callback());
       return { registry, route, url, errors };
     }
+
+    it("sends the handler's answer as soon as it comes while the fallback is being made, and does not count that fallback", async () => {
+      const ready = deferred();
+      const slowFallback = async () => {
+        await ready.promise;
+        return { body: 'fallback' };
+      };
+      const { registry, url } = await slowApp(
+        { fallback: { strategy: 'custom', handler: slowFallback, timeoutMs: 10_000 } },
+        (ctx) => {
+          ctx.body = 'handler';
+        },
+      );
+
+      const answer = await request(`${url}/slow`, { signal: AbortSignal.timeout(2_000) });
+      const events: unknown[] = [];
+      registry.get('slow')?.on('fallback', (event) => events.push(event));
+      ready.resolve();
+      await delay(20);
+
+      expect(answer.text).toBe('handler');
+      expect(registry.get('slow')?.stats().timeouts).toBe(1);
+      expect(registry.get('slow')?.stats().fallbacks).toEqual({});
+      expect(events).toEqual([]);
+    });
 
     it('sends the fallback without the headers the handler set about its own answer', async () => {
       const registry = new Registry();

@@ -275,17 +275,26 @@ export class FallbackEngine<Req = unknown> {
   /**
    * The fallback response for a refused or timed-out request, or `undefined` when there is
    * none (nothing cached, the handler failed, the backup is down): then send the 503.
+   * `sendable`, asked once the fallback is done, says whether it can still go out: after a
+   * timeout the handler may have answered meanwhile, and a fallback not sent is not counted.
    */
-  async respond(info: RequestInfo, req: Req, error: Error, breaker: CircuitBreaker): Promise<WireResponse | undefined> {
+  async respond(
+    info: RequestInfo,
+    req: Req,
+    error: Error,
+    breaker: CircuitBreaker,
+    sendable?: () => boolean,
+  ): Promise<WireResponse | undefined> {
     try {
       const response = await withTimeout(
         this.produce(info, req, error, breaker),
         this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
       );
+      if (sendable !== undefined && !sendable()) return undefined;
       breaker.noteFallback(this.strategy, true);
       return response;
     } catch (failure) {
-      breaker.noteFallback(this.strategy, false);
+      if (sendable === undefined || sendable()) breaker.noteFallback(this.strategy, false);
       this.report(breaker, 'respond', failure, failure instanceof NoAnswer ? 'warn' : 'error');
       return undefined;
     }

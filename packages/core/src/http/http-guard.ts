@@ -261,13 +261,15 @@ export class HttpGuard<Req> {
 
   /**
    * The answer to a refused or timed-out request: a fallback when one is configured and
-   * succeeds, else the structured 503. Never rejects.
+   * succeeds, else the structured 503. Never rejects. `sendable` (for a timeout) says whether
+   * the answer can still go out once the fallback is done: one that cannot is not counted.
    */
   async refusal(
     info: RequestInfo,
     req: Req,
     error: CircuitOpenError | CircuitTimeoutError,
     breaker: CircuitBreaker,
+    sendable?: () => boolean,
   ): Promise<WireResponse> {
     let engine: FallbackEngine<Req> | undefined;
     try {
@@ -280,7 +282,7 @@ export class HttpGuard<Req> {
       }
     }
     if (engine !== undefined) {
-      const response = await engine.respond(info, req, error, breaker);
+      const response = await engine.respond(info, req, error, breaker, sendable);
       if (response !== undefined) return response;
     }
     return rejectionResponse(error instanceof CircuitTimeoutError ? breaker.rejectionError('open') : error);
