@@ -117,6 +117,18 @@ describe.each(majors)('Express $major fallbacks', ({ express }) => {
     expect(answer.text).toBe(rejectionBody('items', 60));
   });
 
+  it('sends the structured 503 when the fallback handler answers a 1xx, which is no final answer', async () => {
+    const { url, open } = await serve({
+      fallback: { strategy: 'custom', handler: () => ({ status: 103, body: 'x' }) },
+    });
+    await open();
+
+    const answer = await request(`${url}/items`, { signal: AbortSignal.timeout(2_000) });
+
+    expect(answer.status).toBe(503);
+    expect(answer.text).toBe(rejectionBody('items', 60));
+  });
+
   it('sends the structured 503 when the fallback handler throws', async () => {
     const { url, open } = await serve({
       fallback: {

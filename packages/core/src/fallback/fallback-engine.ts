@@ -89,8 +89,8 @@ function validateResponse(response: unknown): void {
   if (typeof response !== 'object' || response === null)
     invalid('response', response, 'a response { status?, headers?, body }');
   const { status, headers, body } = response as ResponseDescriptor;
-  const valid = typeof status === 'number' && Number.isInteger(status) && status >= 100 && status <= 599;
-  if (status !== undefined && !valid) invalid('response.status', status, 'an integer from 100 to 599');
+  const valid = typeof status === 'number' && Number.isInteger(status) && status >= 200 && status <= 599;
+  if (status !== undefined && !valid) invalid('response.status', status, 'an integer from 200 to 599');
   if (headers !== undefined) {
     if (typeof headers !== 'object' || headers === null || Array.isArray(headers))
       invalid('response.headers', headers, 'an object of header names to values');

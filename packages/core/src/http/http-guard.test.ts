@@ -183,7 +183,11 @@ describe('HttpGuard: options', () => {
     [{ name: 'x', fallback: { strategy: 'retry' } }, /Invalid option "fallback.strategy": got "retry"/],
     [
       { name: 'x', fallback: { strategy: 'default', response: { status: 1 } } },
-      /Invalid option "fallback.response.status": got 1, expected an integer from 100 to 599/,
+      /Invalid option "fallback.response.status": got 1, expected an integer from 200 to 599/,
+    ],
+    [
+      { name: 'x', fallback: { strategy: 'default', response: { status: 102 } } },
+      /Invalid option "fallback.response.status": got 102, expected an integer from 200 to 599/,
     ],
   ])('rejects %j with a TypeError naming the option', (options, message) => {
     expect(() => new HttpGuard(options as never)).toThrow(TypeError);

@@ -79,9 +79,9 @@ describe('toWire', () => {
     expect(wire.headers['x-circuit-fallback']).toBe('default');
   });
 
-  it.each([99, 600, 200.5, Number.NaN, '200'])('rejects the status %j with a TypeError', (status) => {
+  it.each([99, 103, 600, 200.5, Number.NaN, '200'])('rejects the status %j with a TypeError', (status) => {
     expect(() => toWire({ status: status as number })).toThrow(TypeError);
-    expect(() => toWire({ status: status as number })).toThrow(/Invalid response status: got .*from 100 to 599/);
+    expect(() => toWire({ status: status as number })).toThrow(/Invalid response status: got .*from 200 to 599/);
   });
 });
 

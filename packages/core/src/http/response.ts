@@ -106,8 +106,9 @@ export function toWire(descriptor: ResponseDescriptor, extraHeaders?: Record<str
   }
   if (extraHeaders !== undefined) Object.assign(headers, extraHeaders);
   const status = descriptor.status ?? 200;
-  if (!Number.isInteger(status) || status < 100 || status > 599) {
-    throw new TypeError(`Invalid response status: got ${showValue(status)}, expected an integer from 100 to 599`);
+  // A 1xx is no final answer: written as one, the client waits on for the response that never comes.
+  if (!Number.isInteger(status) || status < 200 || status > 599) {
+    throw new TypeError(`Invalid response status: got ${showValue(status)}, expected an integer from 200 to 599`);
   }
   return { status, headers, body };
 }
