@@ -13,6 +13,7 @@ import {
   HANDLER_ANSWER_HEADERS,
   listen,
   ManualClock,
+  pipelined,
   rejectionBody,
   request,
   until,
@@ -305,6 +306,33 @@ describe.each(majors)('Koa $major fallbacks', ({ Koa }) => {
       const headers = { 'content-type': 'application/json', 'content-encoding': 'gzip' };
       const got = await forwarded(headers, gzipSync('{"x":1}'));
       expect(got).toEqual({ method: 'POST', url: '/items', type: 'application/json', body: '{"x":1}' });
+    });
+
+    it("keeps a path's dot segments, plain or encoded, under the backup's base path", async () => {
+      const alternate = await backup();
+      const registry = new Registry();
+      registry.getOrCreate('api').forceOpen();
+      const app = createApp(Koa);
+      app.use(
+        circuitBreaker({
+          name: 'api',
+          registry,
+          fallback: { strategy: 'alternative_service', url: `${alternate.url}/v2` },
+        }),
+      );
+      const { url } = await listen(app.callback());
+
+      for (const path of ['/../admin', '/%2e%2e/admin', '/a/%2E%2E/%2e%2e/admin']) {
+        // Sent as written: fetch would resolve the dot segments before they left.
+        const socket = await pipelined(url, [path]);
+        let answer = '';
+        socket.on('data', (chunk: Buffer) => {
+          answer += chunk.toString();
+        });
+        await until(() => answer.includes('"url"'));
+        socket.destroy();
+        expect(JSON.parse(answer.slice(answer.indexOf('{')))).toMatchObject({ url: '/v2/admin' });
+      }
     });
 
     it('forwards a body no parser has read, byte for byte', async () => {

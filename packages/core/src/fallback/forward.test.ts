@@ -9,6 +9,11 @@ describe('joinUrl', () => {
     ['http://b/api//', '/users', 'http://b/api/users'],
     ['http://b/api', 'users', 'http://b/api/users'],
     ['http://b:8080/api', '/', 'http://b:8080/api/'],
+    ['http://b/api', '//users/7?x=%20', 'http://b/api//users/7?x=%20'],
+    ['http://b/api', '/../admin', 'http://b/api/admin'],
+    ['http://b/api', '/%2e%2e/admin?x=1', 'http://b/api/admin?x=1'],
+    ['http://b/api', '/a/%2E%2E/%2e%2e/../admin', 'http://b/api/admin'],
+    ['http://b/api', '/..\\admin', 'http://b/api/admin'],
   ])('joins %s and %s into %s', (base, path, joined) => {
     expect(joinUrl(base, path)).toBe(joined);
   });

@@ -38,9 +38,14 @@ export function forwardableHeaders(headers: RequestInfo['headers']): Headers {
   return out;
 }
 
-/** Joins a base URL and a request's path + query: `http://b/api` + `/users?x=1` → `http://b/api/users?x=1`. */
+/**
+ * Joins a base URL and a request's path + query: `http://b/api` + `/users?x=1` → `http://b/api/users?x=1`.
+ * The path is resolved on its own first, so that its dot segments (`/../admin`, `/%2e%2e/admin`)
+ * stop at its root instead of climbing out of the base's path when fetch resolves them.
+ */
 export function joinUrl(base: string, pathAndQuery: string): string {
-  return base.replace(/\/+$/, '') + (pathAndQuery.startsWith('/') ? pathAndQuery : `/${pathAndQuery}`);
+  const target = new URL(`http://path${pathAndQuery.startsWith('/') ? '' : '/'}${pathAndQuery}`);
+  return base.replace(/\/+$/, '') + target.pathname + target.search;
 }
 
 /** A fetch `Response` as a wire response, minus hop-by-hop and encoding headers (fetch has decoded the body). */
