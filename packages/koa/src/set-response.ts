@@ -14,4 +14,7 @@ export function setResponse(ctx: Context, wire: WireResponse): void {
   ctx.status = wire.status;
   for (const [name, value] of Object.entries(wire.headers)) ctx.set(name, value);
   ctx.body = typeof wire.body === 'string' ? wire.body : toBuffer(wire.body);
+  // An answer to HEAD that gives its length (a backup's) keeps it: Koa measured the empty body.
+  const length = wire.headers['content-length'];
+  if (ctx.method === 'HEAD' && length !== undefined) ctx.set('content-length', length);
 }

@@ -349,6 +349,22 @@ describe.each(majors)('Koa $major fallbacks', ({ Koa }) => {
       expect(answer.json()).toEqual({ method: 'POST', url: '/v2/items', type: 'text/plain', body: 'hello backup' });
     });
 
+    it("answers HEAD with the backup's Content-Length, not that of the empty body", async () => {
+      const alternate = await listen((req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '5' });
+        res.end(req.method === 'HEAD' ? undefined : 'hello');
+      });
+      const { url, open } = await serve({ fallback: { strategy: 'alternative_service', url: alternate.url } });
+      await open();
+
+      const answer = await fetch(`${url}/items`, { method: 'HEAD' });
+
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('x-circuit-fallback')).toBe('alternative_service');
+      expect(answer.headers.get('content-length')).toBe('5');
+      expect((await request(`${url}/items`)).text).toBe('hello');
+    });
+
     it('sends the structured 503 when the backup is down', async () => {
       const alternate = await backup();
       const { url, open } = await serve({ fallback: { strategy: 'alternative_service', url: alternate.url } });

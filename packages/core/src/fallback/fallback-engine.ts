@@ -371,7 +371,7 @@ export class FallbackEngine<Req = unknown> {
       await response.body?.cancel();
       throw new NoAnswer(`the backup answered ${response.status}`);
     }
-    return relay(response, header);
+    return relay(response, header, method);
   }
 
   private cacheKey(info: RequestInfo, req: Req): string {

@@ -48,10 +48,23 @@ export function joinUrl(base: string, pathAndQuery: string): string {
   return base.replace(/\/+$/, '') + target.pathname + target.search;
 }
 
-/** A fetch `Response` as a wire response, minus hop-by-hop and encoding headers (fetch has decoded the body). */
-export async function relay(response: Response, extraHeaders: Record<string, string>): Promise<WireResponse> {
+/**
+ * A fetch `Response` as a wire response, minus hop-by-hop and encoding headers (fetch has decoded
+ * the body). The answer to a `HEAD` keeps its `Content-Length`: it has no body to measure, and the
+ * length is that of the body a GET would get.
+ */
+export async function relay(
+  response: Response,
+  extraHeaders: Record<string, string>,
+  method = 'GET',
+): Promise<WireResponse> {
   const headers: Record<string, string | string[]> = {};
+  const head = method.toUpperCase() === 'HEAD';
   response.headers.forEach((value, name) => {
+    if (head && name === 'content-length' && response.headers.get('content-encoding') === null) {
+      headers[name] = value;
+      return;
+    }
     if (HOP_BY_HOP.has(name) || name === 'content-encoding' || name === 'set-cookie') return;
     headers[name] = value;
   });
