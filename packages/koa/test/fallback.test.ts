@@ -422,6 +422,21 @@ describe.each(majors)('Koa $major fallbacks', ({ Koa }) => {
       expect(events).toEqual([]);
     });
 
+    it("answers a timed-out HEAD with the backup's Content-Length", async () => {
+      const alternate = await listen((req, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '5' });
+        res.end(req.method === 'HEAD' ? undefined : 'hello');
+      });
+      const { url } = await slowApp({ fallback: { strategy: 'alternative_service', url: alternate.url } }, (ctx) => {
+        ctx.body = 'late';
+      });
+
+      const answer = await fetch(`${url}/slow`, { method: 'HEAD' });
+
+      expect(answer.headers.get('x-circuit-fallback')).toBe('alternative_service');
+      expect(answer.headers.get('content-length')).toBe('5');
+    });
+
     it('sends the fallback without the headers the handler set about its own answer', async () => {
       const registry = new Registry();
       const app = createApp(Koa);
