@@ -7,13 +7,11 @@ import {
   type HttpCall,
   HttpGuard,
   type HttpOptions,
-  markAnswered,
   Refusal,
   type RequestInfo,
   readBody,
   settleOnClose,
   silence,
-  type WireResponse,
   writeResponse,
 } from '@breakwater/core';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -54,21 +52,6 @@ function requestInfo(req: Request): RequestInfo {
     headers: req.headers,
     body: () => readBody(req, parsedBody(req)),
   };
-}
-
-/**
- * Writes a fallback or the 503 (core's `writeResponse`). An answer to HEAD that gives its
- * `Content-Length` (a backup's) keeps it: it has no body to measure.
- */
-function send(req: Request, res: Response, wire: WireResponse): void {
-  if (req.method !== 'HEAD' || wire.headers['content-length'] === undefined) {
-    writeResponse(res, wire);
-    return;
-  }
-  markAnswered(res);
-  res.statusCode = wire.status;
-  for (const [name, value] of Object.entries(wire.headers)) res.setHeader(name, value);
-  res.end();
 }
 
 /**
@@ -114,7 +97,7 @@ export function circuitBreaker(options: ExpressBreakerOptions): RequestHandler {
         capture?.stop();
         try {
           forgetAnswerHeaders(res);
-          send(req, res, wire);
+          writeResponse(res, wire);
         } catch {
           // The fallback could not be written (an invalid header): the handler's own answer will do.
           return;
@@ -127,7 +110,7 @@ export function circuitBreaker(options: ExpressBreakerOptions): RequestHandler {
   function refuse(req: Request, res: Response, next: NextFunction, refusal: Refusal): void {
     guard
       .refusal(requestInfo(req), req, refusal.error, refusal.breaker)
-      .then((wire) => send(req, res, wire))
+      .then((wire) => writeResponse(res, wire))
       .catch(next);
   }
 

@@ -13,10 +13,11 @@ import {
   settleCut,
   settleOnClose,
   silence,
+  writeResponse,
 } from '@breakwater/core';
 import type { Context, Next } from 'koa';
 import { lruStore } from './lru-store.js';
-import { setResponse, writeWire } from './set-response.js';
+import { setResponse } from './set-response.js';
 import { finishQueue, settleWhenFinished } from './settle-when-finished.js';
 
 /**
@@ -147,7 +148,7 @@ export function circuitBreaker(options: KoaBreakerOptions): (ctx: Context, next:
           if (wire !== undefined && sendable()) {
             try {
               forgetAnswerHeaders(res);
-              writeWire(res, ctx.method, wire);
+              writeResponse(res, wire);
               fallbackSent = true;
             } catch {
               // The fallback could not be written (an invalid header): wait for the real answer.

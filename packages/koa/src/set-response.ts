@@ -1,5 +1,4 @@
-import type { ServerResponse } from 'node:http';
-import { markAnswered, type WireResponse, writeResponse } from '@breakwater/core';
+import { markAnswered, type WireResponse } from '@breakwater/core';
 import type { Context } from 'koa';
 
 function toBuffer(bytes: Uint8Array): Buffer {
@@ -18,20 +17,4 @@ export function setResponse(ctx: Context, wire: WireResponse): void {
   // An answer to HEAD that gives its length (a backup's) keeps it: Koa measured the empty body.
   const length = wire.headers['content-length'];
   if (ctx.method === 'HEAD' && length !== undefined) ctx.set('content-length', length);
-}
-
-/**
- * Writes straight to the response (core's `writeResponse`), for a timeout fallback while the
- * chain still runs. An answer to HEAD that gives its `Content-Length` (a backup's) keeps it: it
- * has no body to measure.
- */
-export function writeWire(res: ServerResponse, method: string, wire: WireResponse): void {
-  if (method !== 'HEAD' || wire.headers['content-length'] === undefined) {
-    writeResponse(res, wire);
-    return;
-  }
-  markAnswered(res);
-  res.statusCode = wire.status;
-  for (const [name, value] of Object.entries(wire.headers)) res.setHeader(name, value);
-  res.end();
 }

@@ -6,13 +6,16 @@ const BODILESS = new Set([204, 205, 304]);
 
 /**
  * Writes a wire response with Node's own API (`res.setHeader`, `res.end`), the same under every
- * framework and version, marked as Breakwater's own answer (see `answeredByBreakwater`).
+ * framework and version, marked as Breakwater's own answer (see `answeredByBreakwater`). An
+ * answer to HEAD that gives its `Content-Length` (a backup's, see `relay`) keeps it: it has no
+ * body to measure.
  */
 export function writeResponse(res: ServerResponse, wire: WireResponse): void {
   markAnswered(res);
   res.statusCode = wire.status;
   for (const [name, value] of Object.entries(wire.headers)) res.setHeader(name, value);
-  if (BODILESS.has(wire.status) || wire.status < 200) {
+  const headWithLength = res.req?.method === 'HEAD' && wire.headers['content-length'] !== undefined;
+  if (BODILESS.has(wire.status) || wire.status < 200 || headWithLength) {
     res.end();
     return;
   }
