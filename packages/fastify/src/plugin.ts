@@ -383,8 +383,10 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
   function onTimeout(call: HttpCall, state: FallbackState, error: CircuitTimeoutError): void {
     const { request, reply } = state;
     if (reply.sent || state.responding) return;
-    void state.guard.refusal(state.info, request, error, call.breaker).then((wire) => {
-      if (reply.sent || state.responding || reply.raw.headersSent) return;
+    // The handler may answer while the fallback is being made: the fallback is then neither sent nor counted.
+    const sendable = (): boolean => !(reply.sent || state.responding || reply.raw.headersSent);
+    void state.guard.refusal(state.info, request, error, call.breaker, sendable).then((wire) => {
+      if (!sendable()) return;
       state.fallbackSent = true;
       // What the handler set about its own answer does not go out with the fallback.
       for (const name of Object.keys(reply.getHeaders())) if (isAnswerHeader(name)) reply.removeHeader(name);

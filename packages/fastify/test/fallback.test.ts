@@ -438,6 +438,29 @@ describe.each(frameworks)('%s fallbacks', (_label, fastify) => {
     },
   );
 
+  it("timeout: sends the handler's answer that overtakes a slow fallback, and does not count that fallback", async () => {
+    const fallbackReady = gate();
+    const slowFallback = async () => {
+      await fallbackReady.promise;
+      return { body: 'fallback' };
+    };
+    await build({ timeoutMs: 50, fallback: { strategy: 'custom', handler: slowFallback, timeoutMs: 10_000 } });
+    app.get('/slow', async () => {
+      await delay(120);
+      return 'handler';
+    });
+    const response = await app.inject('/slow');
+    const events: unknown[] = [];
+    registry.get('GET /slow')?.on('fallback', (event) => events.push(event));
+    fallbackReady.open();
+    await delay(20);
+
+    expect(response.body).toBe('handler');
+    expect(registry.get('GET /slow')?.stats().timeouts).toBe(1);
+    expect(registry.get('GET /slow')?.stats().fallbacks).toEqual({});
+    expect(events).toEqual([]);
+  });
+
   it('timeout: sends the fallback without the headers the handler set about its own answer', async () => {
     registry = new Registry();
     app = fastify();
