@@ -85,7 +85,8 @@ describe('validateFallback', () => {
     ],
     [{ strategy: 'custom', handle: () => ({}) }, /Unknown option "fallback.handle": got a function/],
     [{ strategy: 'default', response: {}, url: 'http://b' }, /Unknown option "fallback.url"/],
-    [{ strategy: 'cache', maxEntries: 1.5 }, /"fallback.maxEntries": got 1.5, expected an integer of at least 1/],
+    [{ strategy: 'cache', maxEntries: 1.5 }, /"fallback.maxEntries": got 1.5, expected an integer from 1 to 1000000/],
+    [{ strategy: 'cache', maxEntries: 2 ** 31 }, /"fallback.maxEntries": got 2147483648, expected an integer from 1/],
     [{ strategy: 'cache', methods: ['G ET'] }, /"fallback.methods"/],
     [
       { strategy: 'default', response: { body: () => 1 } },

@@ -63,6 +63,9 @@ function invalid(option: string, value: unknown, allowed: string): never {
   throw invalidOption(option === '' ? 'fallback' : `fallback.${option}`, value, allowed);
 }
 
+/** The most entries a cache fallback may keep: 2 ** 31 of them made lru-cache run out of memory at once. */
+const MAX_ENTRIES = 1_000_000;
+
 /** The fields each strategy takes, besides `strategy` and `timeoutMs`. */
 const FIELDS: Record<FallbackStrategy, readonly string[]> = {
   cache: ['ttlMs', 'cacheKey', 'maxEntries', 'maxEntryBytes', 'methods', 'cachePrivate', 'store'],
@@ -127,8 +130,16 @@ export function validateFallback(options: unknown, beneath: BreakerDefaults = {}
   switch (o.strategy) {
     case 'cache':
       checkPositive('ttlMs', o.ttlMs);
-      if (o.maxEntries !== undefined && !(Number.isSafeInteger(o.maxEntries) && (o.maxEntries as number) >= 1))
-        invalid('maxEntries', o.maxEntries, 'an integer of at least 1');
+      // The in-memory store (lru-cache) allocates room for all of them up front.
+      if (
+        o.maxEntries !== undefined &&
+        !(
+          Number.isSafeInteger(o.maxEntries) &&
+          (o.maxEntries as number) >= 1 &&
+          (o.maxEntries as number) <= MAX_ENTRIES
+        )
+      )
+        invalid('maxEntries', o.maxEntries, `an integer from 1 to ${MAX_ENTRIES}`);
       checkPositive('maxEntryBytes', o.maxEntryBytes);
       if (o.cacheKey !== undefined && typeof o.cacheKey !== 'function')
         invalid('cacheKey', o.cacheKey, 'a function (req) => string');
