@@ -213,6 +213,22 @@ describe.each(majors)('Koa $major fallbacks', ({ Koa }) => {
       expect((await request(`${url}/items?public`)).status).toBe(200);
     });
 
+    it('answers HEAD from what GET kept under a cacheKey that reads ctx.method', async () => {
+      const { url, open, route } = await serve({
+        fallback: { strategy: 'cache', cacheKey: (ctx: Context) => `${ctx.get('x-tenant')} ${ctx.method} ${ctx.url}` },
+      });
+      const tenant = { 'x-tenant': 't1' };
+      await request(`${url}/items`, { headers: tenant });
+      await open();
+      const entered = route.entered;
+
+      const head = await fetch(`${url}/items`, { method: 'HEAD', headers: tenant });
+
+      expect(head.status).toBe(200);
+      expect(head.headers.get('x-circuit-fallback')).toBe('cache');
+      expect(route.entered).toBe(entered);
+    });
+
     it('keeps string bodies as sent', async () => {
       const registry = new Registry();
       const app = createApp(Koa);

@@ -440,6 +440,23 @@ describe('cache strategy: what is served', () => {
     expect((await byDefault.respond(head, {}, error, breaker))?.body).toBe('[1,2]');
   });
 
+  it("answers HEAD with what GET kept under a custom cacheKey that reads the request's method", async () => {
+    const { clock, breaker, error } = setup('cache-head-method');
+    const engine = new FallbackEngine(
+      {
+        strategy: 'cache',
+        store: mapStore(clock).store,
+        cacheKey: (req: { method: string; tenant: string; get(): string }) =>
+          `${req.tenant} ${req.method} ${req.get()}`,
+      },
+      { registry },
+    );
+    const req = (method: string) => ({ method, tenant: 't1', get: () => '/items' });
+    engine.remember(get('/items'), req('GET'), ok('[1,2]'), clock.now());
+    const head = { method: 'HEAD', url: '/items', headers: {} };
+    expect((await engine.respond(head, req('HEAD'), error, breaker))?.body).toBe('[1,2]');
+  });
+
   it('answers undefined on a miss and counts a failed cache fallback', async () => {
     const { clock, breaker, error, events } = setup('cache-miss');
     const engine = new FallbackEngine({ strategy: 'cache', store: mapStore(clock).store }, { registry });

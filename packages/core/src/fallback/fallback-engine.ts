@@ -106,6 +106,17 @@ function validateResponse(response: unknown): void {
   if (!wires({ body })) invalid('response.body', body, 'a string, bytes or a JSON value');
 }
 
+/**
+ * The framework's request (Express `req`, Koa `ctx`, Fastify `request`) with its `method` reading
+ * `GET`, for a custom `cacheKey` asked for the entry that answers a HEAD request.
+ */
+function asGet<Req>(req: Req): Req {
+  if (typeof req !== 'object' || req === null) return req;
+  return new Proxy(req, {
+    get: (target, property) => (property === 'method' ? 'GET' : Reflect.get(target, property, target)),
+  });
+}
+
 function checkPositive(option: string, value: unknown): void {
   if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)) {
     invalid(option, value, 'a positive number');
@@ -334,8 +345,11 @@ export class FallbackEngine<Req = unknown> {
   ): Promise<WireResponse> {
     if (!this.wantsResponse(info)) throw new NoAnswer(`${info.method} ${info.url} is not served from the cache`);
     // What GET kept answers HEAD too: the adapter sends its headers (and length) without the body.
-    const asked = info.method.toUpperCase() === 'HEAD' ? { ...info, method: 'GET' } : info;
-    const entry = await (this.store as CacheStore).get(this.cacheKey(asked, req));
+    // A custom cacheKey is asked for GET's key too: one that reads the method would name a HEAD
+    // entry, and none is kept (see `remember`).
+    const head = info.method.toUpperCase() === 'HEAD';
+    const key = head ? this.cacheKey({ ...info, method: 'GET' }, asGet(req)) : this.cacheKey(info, req);
+    const entry = await (this.store as CacheStore).get(key);
     if (entry === undefined) throw new NoAnswer(`nothing cached for ${info.method} ${info.url}`);
     const ageMs = breaker.options.clock.now() - entry.storedAt;
     if (ageMs > ((this.options as CacheFallbackOptions).ttlMs ?? DEFAULT_TTL_MS)) {

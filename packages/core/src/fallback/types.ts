@@ -42,7 +42,10 @@ export interface CacheFallbackOptions<Req = unknown> extends FallbackBase {
   strategy: 'cache';
   /** Default 300000 (5 minutes). */
   ttlMs?: number;
-  /** Default: method + URL (with query). */
+  /**
+   * Default: method + URL (with query). HEAD is answered from GET's entry: for it, this is called
+   * with the request's `method` reading `GET`.
+   */
   cacheKey?: (req: Req) => string;
   /** Entries kept in memory (LRU). Default 1000. */
   maxEntries?: number;
