@@ -42,7 +42,8 @@ export function readConfig(data: unknown): { config: BreakwaterConfig; findings:
   const upstreams = record<string>();
   for (const [name, url] of entries(root.upstreams)) {
     if (typeof url !== 'string') continue;
-    if (httpUrl(url)) upstreams[name] = url;
+    if (httpUrl(url) && plainBase(url)) upstreams[name] = url;
+    else if (httpUrl(url)) findings.push({ segments: ['upstreams', name], message: notPlainBase(url) });
     else if (clean(['upstreams', name]))
       findings.push({ segments: ['upstreams', name], message: `got ${showValue(url)}, expected an http(s) URL` });
   }
@@ -256,7 +257,11 @@ function readFallback(
   if (typeof target !== 'string' || target === '') return undefined;
   const targetPath = [...path, 'alternative_service'];
   if (/^[a-z][a-z0-9+.-]*:/i.test(target) && !Object.hasOwn(upstreams, target)) {
-    if (httpUrl(target)) return withTimeout({ strategy: 'alternative_service', url: target });
+    if (httpUrl(target) && plainBase(target)) return withTimeout({ strategy: 'alternative_service', url: target });
+    if (httpUrl(target)) {
+      findings.push({ segments: targetPath, message: notPlainBase(target) });
+      return undefined;
+    }
     findings.push({
       segments: targetPath,
       message: `got ${showValue(target)}, expected an http(s) URL or the name of an entry under upstreams`,
@@ -338,6 +343,20 @@ function readResponse(value: unknown, path: Segment[], findings: Finding[]): Res
     return undefined;
   }
   return response;
+}
+
+/** Whether core takes `text` as a backup's base URL: no credentials, query or fragment (see `validateFallback`). */
+function plainBase(text: string): boolean {
+  try {
+    validateFallback({ strategy: 'alternative_service', url: text });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function notPlainBase(text: string): string {
+  return `got ${showValue(text)}, expected an http(s) URL without credentials, query or fragment (the request's path and query are appended to it)`;
 }
 
 function httpUrl(text: string): boolean {

@@ -322,6 +322,26 @@ describe('fallback problems', () => {
       { message: 'got "mailto:ops@example.com", expected an http(s) URL or the name of an entry under upstreams' },
     ]);
   });
+
+  it('refuses a backup URL with credentials, a query or a fragment, which core refuses when the fallback is built', () => {
+    const plain =
+      "expected an http(s) URL without credentials, query or fragment (the request's path and query are appended to it)";
+    expect(fallback('strategy: alternative_service\nalternative_service: http://backup/v2?token=1')).toMatchObject([
+      {
+        path: 'circuit_breakers.services.payment_api.fallback.alternative_service',
+        message: `got "http://backup/v2?token=1", ${plain}`,
+      },
+    ]);
+    expect(fallback('strategy: alternative_service\nalternative_service: http://ops:pw@backup')).toMatchObject([
+      { message: `got "http://ops:pw@backup", ${plain}` },
+    ]);
+    expect(
+      fallback(
+        'strategy: alternative_service\nalternative_service: backup',
+        'upstreams:\n  backup: http://b:1/v2#top\n',
+      ),
+    ).toMatchObject([{ path: 'upstreams.backup', message: `got "http://b:1/v2#top", ${plain}` }]);
+  });
 });
 
 describe('group problems', () => {
