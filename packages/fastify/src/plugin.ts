@@ -263,6 +263,20 @@ function madeByFastify(context: object | undefined): boolean {
   return false;
 }
 
+/**
+ * The URL of the GET route whose breaker counts the requests of a route declared before the plugin
+ * loaded (see `sharesGet`), from Fastify's context of the route: its own URL, but for the HEAD
+ * route Fastify adds at `/prefix/` for a `'/'` route under a prefix (with `prefixTrailingSlash`
+ * `'both'`), whose GET twins both count on `GET /prefix`.
+ */
+function getUrlOf(context: object | undefined, url: string | undefined): string | undefined {
+  if (context === undefined || url === undefined || !madeByFastify(context)) return url;
+  const { server, prefixTrailingSlash } = context as { server?: { prefix?: unknown }; prefixTrailingSlash?: unknown };
+  const prefix = server?.prefix;
+  const both = prefixTrailingSlash === undefined || prefixTrailingSlash === 'both';
+  return both && typeof prefix === 'string' && prefix !== '' && url === `${prefix}/` ? prefix : url;
+}
+
 const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, options) => {
   // Before this plugin declares its own (the health route).
   const hadRoutes = fastify.printRoutes() !== NO_ROUTES;
@@ -332,7 +346,8 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       // route that `onRoute` saw has its handler guarded already.
       const seen = options.url === undefined || config?.[kSeen] === true;
       const headAsGet = ([] as string[]).concat(options.method).includes('GET') || madeByFastify(key);
-      route = newRoute(seen ? undefined : guardFor(config?.circuitBreaker), options.url, headAsGet);
+      const url = headAsGet ? getUrlOf(key, options.url) : options.url;
+      route = newRoute(seen ? undefined : guardFor(config?.circuitBreaker), url, headAsGet);
       if (key !== undefined) routes.set(key, route);
     }
     return route;
@@ -613,15 +628,23 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
    * rather than reaching the failing dependency on a breaker of their own, as they would in
    * Express or Koa too, where one middleware serves both. A HEAD route with a handler of its own
    * keeps its own breaker.
+   * Returns the URL of the GET route whose breaker counts them, or undefined: that of the route
+   * itself, but for the HEAD route Fastify adds at `/prefix/` for a `'/'` route under a prefix,
+   * whose GET twins (`/prefix` and `/prefix/`) both count on the breaker `GET /prefix`.
    */
-  function sharesGet(methods: string[], handler: Handler, url: string): boolean {
+  function sharesGet(methods: string[], handler: Handler, route: RouteOptions): string | undefined {
     const own = unguarded(handler);
+    const url = route.url;
     if (methods.includes('GET')) {
       const urls = servesGet.get(own) ?? new Set<string>();
       servesGet.set(own, urls.add(url));
-      return true;
+      return url;
     }
-    return methods.includes('HEAD') && servesGet.get(own)?.has(url) === true;
+    if (!methods.includes('HEAD')) return undefined;
+    const urls = servesGet.get(own);
+    if (urls?.has(url)) return url;
+    const { prefix, routePath } = route as RouteOptions & { prefix?: string; routePath?: string };
+    return routePath === '/' && prefix && urls?.has(prefix) ? prefix : undefined;
   }
 
   // Guards each route's handler when the route is declared (see `guardHandler`), after validating
@@ -637,11 +660,14 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
     // one takes its place (see `kGuarded`); on others, it guards their guarded handler.
     const top = guardingOf(route.handler);
     let handler = route.handler as Handler;
-    const headAsGet = sharesGet(methods, handler, route.url);
+    const getUrl = sharesGet(methods, handler, route);
+    const headAsGet = getUrl !== undefined;
+    // The URL the route's breakers are named after: its GET route's, for HEAD on a GET handler.
+    const url = getUrl ?? route.url;
     try {
       routeGuard = guardFor(route.config?.circuitBreaker);
       if (routeGuard === undefined) return;
-      const same = sameIn(top, routeGuard, methods, route.url, headAsGet);
+      const same = sameIn(top, routeGuard, methods, url, headAsGet);
       if (same !== undefined && same.depth > depth) return;
       if (same !== undefined) {
         same.release();
@@ -653,7 +679,7 @@ const plugin: FastifyPluginAsync<FastifyBreakerOptions> = async (fastify, option
       if (!(error instanceof TypeError)) throw error;
       throw new TypeError(`${error.message} (route ${String(route.method)} ${route.url})`);
     }
-    const guarded = guardHandler(handler, routeGuard, route.url, release, guardingOf(handler), headAsGet);
+    const guarded = guardHandler(handler, routeGuard, url, release, guardingOf(handler), headAsGet);
     route.handler = guarded as RouteOptions['handler'];
     (route.config as Record<symbol, unknown>)[kGuarded] = guardingOf(guarded);
     if (!onSendEverywhere && routeGuard.mayFallBack()) {

@@ -380,6 +380,35 @@ describe.each(frameworks)('%s', (_label, fastify) => {
     expect(registry.names()).toEqual(['GET /early']);
   });
 
+  it.each([
+    ['after', true],
+    ['before', false],
+  ])(
+    "counts HEAD on the GET breaker of a '/' route under a prefix, at /prefix/ too (declared %s the plugin)",
+    async (_when, after) => {
+      registry = new Registry();
+      app = fastify();
+      let calls = 0;
+      const routes = async (scope: FastifyInstance) => {
+        scope.get('/', async (_request, reply) => {
+          calls++;
+          return reply.code(502).send('bad gateway');
+        });
+      };
+      if (after) await app.register(breakwater, { registry, failureThreshold: 1 });
+      await app.register(routes, { prefix: '/api' });
+      if (!after) await app.register(breakwater, { registry, failureThreshold: 1 });
+      await app.ready();
+
+      expect((await app.inject('/api')).statusCode).toBe(502);
+      // Fastify serves HEAD /api/ with the same handler, through a HEAD route of its own at that URL.
+      expect((await app.inject({ method: 'HEAD', url: '/api/' })).statusCode).toBe(503);
+      expect((await app.inject({ method: 'HEAD', url: '/api' })).statusCode).toBe(503);
+      expect(calls).toBe(1);
+      expect(registry.names()).toEqual(['GET /api']);
+    },
+  );
+
   it('protects routes declared in the same tick as an un-awaited register', async () => {
     registry = new Registry();
     app = fastify();
