@@ -305,12 +305,13 @@ function readResponse(value: unknown, path: Segment[], findings: Finding[]): Res
   let ok = true;
   if (own(value, 'status')) {
     const status = value.status;
-    if (typeof status === 'number' && Number.isInteger(status) && status >= 100 && status <= 599)
+    // A final status, as core's fallbacks take (a 1xx would leave the client waiting).
+    if (typeof status === 'number' && Number.isInteger(status) && status >= 200 && status <= 599)
       response.status = status;
     else {
       findings.push({
         segments: [...path, 'status'],
-        message: `got ${showValue(status)}, expected an integer from 100 to 599`,
+        message: `got ${showValue(status)}, expected an integer from 200 to 599`,
       });
       ok = false;
     }
