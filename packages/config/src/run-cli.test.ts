@@ -172,6 +172,7 @@ describe('breakwater schema, help and usage', () => {
     expect(top.stdout).toMatch(/validate <file>[\s\S]*print <file>[\s\S]*schema/);
     expect(run(['validate', '--help']).stdout).toMatch(/^Usage: breakwater validate <file>/);
     expect(run(['help', 'print']).stdout).toMatch(/^Usage: breakwater print <file>/);
+    expect(run(['help', 'help'])).toMatchObject({ code: 0, stdout: top.stdout });
   });
 
   it('prints the version of the package', () => {

@@ -79,7 +79,9 @@ export function runCli(argv: readonly string[], io: CliIo): number {
     return 0;
   }
   if (command === undefined || command === 'help') {
-    const [topic, ...more] = command === 'help' ? rest : [];
+    const [asked, ...more] = command === 'help' ? rest : [];
+    // `help help` is the general help, as `help` alone.
+    const topic = asked === 'help' ? undefined : asked;
     if (topic !== undefined && COMMAND_HELP[topic] === undefined) return unknownCommand(io, topic);
     if (more.length > 0) return usage(io, HELP, `"help" takes one command, got ${rest.join(' ')}`);
     if (values.help === true || command === 'help') {
