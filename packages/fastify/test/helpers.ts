@@ -20,6 +20,7 @@ export {
   pipelined,
   type Running,
   readSlowly,
+  SLOW_READER_OPTIONS,
   until,
 } from '../../../test/support/index.js';
 

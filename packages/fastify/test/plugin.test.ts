@@ -20,6 +20,7 @@ import {
   ManualClock,
   pipelined,
   readSlowly,
+  SLOW_READER_OPTIONS,
   until,
 } from './helpers.js';
 
@@ -164,18 +165,18 @@ describe.each(frameworks)('%s', (_label, fastify) => {
   it('does not count what a slow client takes to read an answer as a slow call, nor as a timeout, streamed or not', async () => {
     registry = new Registry();
     app = fastify();
-    await app.register(breakwater, { registry, timeoutMs: 100, slowCallDurationMs: 50, slowCallRateThreshold: 1 });
+    await app.register(breakwater, { registry, ...SLOW_READER_OPTIONS });
     app.get('/file', async (_request, reply) => reply.type('text/plain').send(BIG_ANSWER));
     app.get('/stream', async (_request, reply) => reply.type('text/plain').send(bigStream()));
     const url = await listenApp(app);
     const stats = () => registry.get('GET /file')?.stats();
 
-    await readSlowly(url, '/file', 300, () => stats()?.totalCalls === 1);
+    await readSlowly(url, '/file', 600, () => stats()?.totalCalls === 1);
     expect(stats()).toMatchObject({ successes: 1, slowCalls: 0, timeouts: 0 });
 
     // A streamed answer ends only once the client has read it: still no timeout.
     const streamed = () => registry.get('GET /stream')?.stats();
-    await readSlowly(url, '/stream', 300, () => streamed()?.totalCalls === 1);
+    await readSlowly(url, '/stream', 600, () => streamed()?.totalCalls === 1);
     expect(streamed()).toMatchObject({ successes: 1, timeouts: 0 });
   });
 
