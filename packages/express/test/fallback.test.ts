@@ -105,22 +105,11 @@ describe.each(majors)('Express $major fallbacks', ({ express }) => {
     expect(answer.headers.get('x-circuit-fallback')).toBe('custom');
   });
 
-  it('sends the structured 503 when the fallback handler answers a body with no JSON', async () => {
-    const { url, open } = await serve({
-      fallback: { strategy: 'custom', handler: () => ({ status: 200, body: Symbol('not JSON') }) },
-    });
-    await open();
-
-    const answer = await request(`${url}/items`);
-
-    expect(answer.status).toBe(503);
-    expect(answer.text).toBe(rejectionBody('items', 60));
-  });
-
-  it('sends the structured 503 when the fallback handler answers a 1xx, which is no final answer', async () => {
-    const { url, open } = await serve({
-      fallback: { strategy: 'custom', handler: () => ({ status: 103, body: 'x' }) },
-    });
+  it.each([
+    ['a body with no JSON', () => ({ status: 200, body: Symbol('not JSON') })],
+    ['a 1xx, which is no final answer', () => ({ status: 103, body: 'x' })],
+  ])('sends the structured 503 when the fallback handler answers %s', async (_what, handler) => {
+    const { url, open } = await serve({ fallback: { strategy: 'custom', handler } });
     await open();
 
     const answer = await request(`${url}/items`, { signal: AbortSignal.timeout(2_000) });
