@@ -1,7 +1,9 @@
 import {
   breakerOptionProblems,
   DEFAULTS,
+  FINAL_STATUS,
   type GroupOptions,
+  isFinalStatus,
   type ResponseDescriptor,
   validateFallback,
 } from '@breakwater/core';
@@ -306,12 +308,11 @@ function readResponse(value: unknown, path: Segment[], findings: Finding[]): Res
   if (own(value, 'status')) {
     const status = value.status;
     // A final status, as core's fallbacks take (a 1xx would leave the client waiting).
-    if (typeof status === 'number' && Number.isInteger(status) && status >= 200 && status <= 599)
-      response.status = status;
+    if (isFinalStatus(status)) response.status = status;
     else {
       findings.push({
         segments: [...path, 'status'],
-        message: `got ${showValue(status)}, expected an integer from 200 to 599`,
+        message: `got ${showValue(status)}, expected ${FINAL_STATUS}`,
       });
       ok = false;
     }

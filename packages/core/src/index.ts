@@ -47,8 +47,10 @@ export {
 export { type Logger, log, logTransitions } from './http/logger.js';
 export { type FailureStatusCodes, HttpStatusError, statusClassifier } from './http/outcome.js';
 export {
+  FINAL_STATUS,
   type HeaderValue,
   isAnswerHeader,
+  isFinalStatus,
   type RejectionBody,
   type ResponseDescriptor,
   rejectionResponse,

@@ -2,7 +2,7 @@ import type { CircuitBreaker } from '../circuit/circuit-breaker.js';
 import { invalidOption, showValue } from '../errors/invalid-option.js';
 import { fetchThrough } from '../fetch/protected-fetch.js';
 import { type Logger, log } from '../http/logger.js';
-import { type ResponseDescriptor, toWire, type WireResponse } from '../http/response.js';
+import { FINAL_STATUS, isFinalStatus, type ResponseDescriptor, toWire, type WireResponse } from '../http/response.js';
 import { validateBreakerOptions } from '../options.js';
 import { type BreakerDefaults, optionsBeneath, type Registry } from '../registry/registry.js';
 import { isSharedRequest, isSharedResponse } from './cache-policy.js';
@@ -92,8 +92,7 @@ function validateResponse(response: unknown): void {
   if (typeof response !== 'object' || response === null)
     invalid('response', response, 'a response { status?, headers?, body }');
   const { status, headers, body } = response as ResponseDescriptor;
-  const valid = typeof status === 'number' && Number.isInteger(status) && status >= 200 && status <= 599;
-  if (status !== undefined && !valid) invalid('response.status', status, 'an integer from 200 to 599');
+  if (status !== undefined && !isFinalStatus(status)) invalid('response.status', status, FINAL_STATUS);
   if (headers !== undefined) {
     if (typeof headers !== 'object' || headers === null || Array.isArray(headers))
       invalid('response.headers', headers, 'an object of header names to values');

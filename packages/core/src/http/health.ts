@@ -1,6 +1,6 @@
 import { invalidOption, showValue } from '../errors/invalid-option.js';
 import { defaultRegistry, type Registry } from '../registry/registry.js';
-import type { WireResponse } from './response.js';
+import { FINAL_STATUS, isFinalStatus, type WireResponse } from './response.js';
 
 /** Options of every adapter's health handler. */
 export interface HealthHandlerOptions {
@@ -33,8 +33,8 @@ export function healthResponder(options: HealthHandlerOptions = {}, within = '')
     throw invalidOption(`${within}registry`, options.registry, 'a Registry (an object with a health() method)');
   }
   const degradedStatus = options.degradedStatus ?? 200;
-  if (!Number.isInteger(degradedStatus) || degradedStatus < 200 || degradedStatus > 599) {
-    throw invalidOption(`${within}degradedStatus`, degradedStatus, 'an integer from 200 to 599');
+  if (!isFinalStatus(degradedStatus)) {
+    throw invalidOption(`${within}degradedStatus`, degradedStatus, FINAL_STATUS);
   }
   return () => {
     const document = registry.health();

@@ -74,6 +74,17 @@ function headerValue(name: string, value: unknown): string {
  * header names. Throws a `TypeError` for a header that Node would refuse to send, so that a
  * fallback that builds one fails as a whole (the 503 goes out) before anything was written.
  */
+/** What `isFinalStatus` takes, for error messages. */
+export const FINAL_STATUS = 'an integer from 200 to 599';
+
+/**
+ * Whether `status` can be an answer's status: a 1xx is no final answer (written as one, the
+ * client waits on for the response that never comes).
+ */
+export function isFinalStatus(status: unknown): status is number {
+  return typeof status === 'number' && Number.isInteger(status) && status >= 200 && status <= 599;
+}
+
 export function toWire(descriptor: ResponseDescriptor, extraHeaders?: Record<string, string>): WireResponse {
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(descriptor.headers ?? {})) {
@@ -106,9 +117,8 @@ export function toWire(descriptor: ResponseDescriptor, extraHeaders?: Record<str
   }
   if (extraHeaders !== undefined) Object.assign(headers, extraHeaders);
   const status = descriptor.status ?? 200;
-  // A 1xx is no final answer: written as one, the client waits on for the response that never comes.
-  if (!Number.isInteger(status) || status < 200 || status > 599) {
-    throw new TypeError(`Invalid response status: got ${showValue(status)}, expected an integer from 200 to 599`);
+  if (!isFinalStatus(status)) {
+    throw new TypeError(`Invalid response status: got ${showValue(status)}, expected ${FINAL_STATUS}`);
   }
   return { status, headers, body };
 }
